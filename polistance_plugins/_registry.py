@@ -1,0 +1,1 @@
+"""Inspect AI entry point: importing this module registers the polistance tasks."""

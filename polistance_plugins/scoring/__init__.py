@@ -1,0 +1,20 @@
+"""Pure scoring math: no torch, no harness imports. Every front door (CLI, lm-eval, Inspect) calls these."""
+
+from .distribution import (
+    DIGITS,
+    Distribution,
+    digit_distribution_from_logprobs,
+    distribution_from_option_logprobs,
+    option_distribution_from_logprobs,
+)
+from .stance import keyed_stance, agreement
+
+__all__ = [
+    "DIGITS",
+    "Distribution",
+    "digit_distribution_from_logprobs",
+    "distribution_from_option_logprobs",
+    "option_distribution_from_logprobs",
+    "keyed_stance",
+    "agreement",
+]
