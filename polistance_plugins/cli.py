@@ -12,6 +12,10 @@ from .errors import PolistanceError
 
 BARS = " ▁▂▃▄▅▆▇█"
 
+# Feature modules that add subcommands: each defines ``register(subparsers)`` and keeps its own
+# argument parsing and printing (calling ``add_model_args`` from here for the shared options).
+COMMAND_MODULES: list[str] = []
+
 
 def bar(probs) -> str:
     """A compact bar of a distribution: one block per option, height by probability."""
@@ -128,7 +132,7 @@ def run_questionnaire(args, backend, bank_name: str, out: Path | None, quiet: bo
         folder = Path(args.resume)
     else:
         folder = Path(out) if out else Path(args.runs_dir) / new_run_id(f"{bank.name}-{Path(str(args.model)).name}")
-    config = run_config(backend.describe(), bank, variants, forms, args.seed, args.min_mass)
+    config = run_config({"model_id": args.model, **backend.describe()}, bank, variants, forms, args.seed, args.min_mass)
     writer = RunWriter(folder, config, resume=bool(args.resume), overwrite=args.overwrite)
     print(f"run folder: {folder}", file=sys.stderr)
 
@@ -285,6 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("lm-eval", help="run lm_eval with the polistance tasks included", prefix_chars="\0")
     p.add_argument("lm_eval_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_lm_eval)
+
+    import importlib
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(f"polistance_plugins.{module}").register(sub)
     return parser
 
 
