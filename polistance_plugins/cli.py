@@ -15,6 +15,7 @@ BARS = " ▁▂▃▄▅▆▇█"
 # Feature modules that add subcommands: each defines ``register(subparsers)`` and keeps its own
 # argument parsing and printing (calling ``add_model_args`` from here for the shared options).
 COMMAND_MODULES: list[str] = []
+COMMAND_MODULES.append("cli_compass")
 
 
 def bar(probs) -> str:
@@ -132,7 +133,7 @@ def run_questionnaire(args, backend, bank_name: str, out: Path | None, quiet: bo
         folder = Path(args.resume)
     else:
         folder = Path(out) if out else Path(args.runs_dir) / new_run_id(f"{bank.name}-{Path(str(args.model)).name}")
-    config = run_config({"model_id": args.model, **backend.describe()}, bank, variants, forms, args.seed, args.min_mass)
+    config = run_config({"model_id": args.model, **backend.describe()}, bank, variants, forms, args.seed, args.min_mass, args.batch_size)
     writer = RunWriter(folder, config, resume=bool(args.resume), overwrite=args.overwrite)
     print(f"run folder: {folder}", file=sys.stderr)
 

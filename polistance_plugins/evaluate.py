@@ -38,8 +38,19 @@ def adapter_hash(path: str | None) -> str | None:
     return h.hexdigest()
 
 
-def run_config(backend_info: dict, bank: Bank, variants: Sequence[Variant], forms: Sequence[Form], seed: int, min_mass: float, template: str = TEMPLATE) -> dict:
-    """What defines a run's results: compared on --resume, stored in the manifest."""
+def run_config(
+    backend_info: dict,
+    bank: Bank,
+    variants: Sequence[Variant],
+    forms: Sequence[Form],
+    seed: int,
+    min_mass: float,
+    batch_size: int,
+    template: str = TEMPLATE,
+) -> dict:
+    """What defines a run's results: compared on --resume, stored in the manifest.
+
+    The batch size is part of it because padding changes the last digits of the numbers."""
     return {
         "package_version": __version__,
         "backend": backend_info,
@@ -54,6 +65,7 @@ def run_config(backend_info: dict, bank: Bank, variants: Sequence[Variant], form
         "forms_sha256": hashlib.sha256("\n".join(f.key for f in forms).encode()).hexdigest(),
         "seed": seed,
         "min_mass": min_mass,
+        "batch_size": batch_size,
     }
 
 
