@@ -1,0 +1,34 @@
+"""A few checks on the real embedded weights (the tiny model covers the rest)."""
+
+import pytest
+
+from polistance_plugins.backends.hf import LocalBackend
+from polistance_plugins.banks import load_bank
+from polistance_plugins.questionnaire import bank_forms
+from polistance_plugins.scoring import DIGITS
+
+pytestmark = pytest.mark.real_model
+
+
+@pytest.fixture(scope="module")
+def real_backend(embedded_dir):
+    return LocalBackend(str(embedded_dir), batch_size=9)
+
+
+def test_real_model_answers_terry9_in_digits(real_backend):
+    forms = bank_forms(load_bank("terry9"))
+    dists = real_backend.distributions([f.prompt() for f in forms], DIGITS)
+    assert len(dists) == 9
+    for d in dists:
+        assert d.valid and 0.05 < d.mass < 1.0
+        assert abs(sum(d.probs) - 1) < 1e-9
+
+
+def test_real_model_batched_equals_one_at_a_time(real_backend):
+    forms = bank_forms(load_bank("terry9"))[:4]
+    prompts = [f.prompt() for f in forms]
+    batched = real_backend.distributions(prompts, DIGITS)
+    for p, d in zip(prompts, batched):
+        single = real_backend.distributions([p], DIGITS)[0]
+        assert d.probs == pytest.approx(single.probs, abs=1e-5)
+        assert d.mass == pytest.approx(single.mass, abs=1e-5)
