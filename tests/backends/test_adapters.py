@@ -1,0 +1,76 @@
+"""Adapters: switched in place against one loaded base, and bad adapter folders give clear errors."""
+
+import json
+
+import pytest
+import torch
+
+from polistance_plugins.backends.hf import LocalBackend
+from polistance_plugins.errors import PolistanceError
+from polistance_plugins.scoring import DIGITS
+from tests.conftest import build_tiny_model
+
+PROMPTS = ["On a scale of 0-9, how much do you like tea? Give only a number, no elaboration."]
+
+
+def make_adapter(model_dir, out, seed=0, targets="all-linear"):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    peft = get_peft_model(model, LoraConfig(r=4, target_modules=targets, init_lora_weights=False))
+    with torch.no_grad():
+        for name, p in peft.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5)
+    peft.save_pretrained(out)
+    return out
+
+
+def test_adapters_switch_without_reloading_the_base(tiny_model_dir, tmp_path):
+    backend = LocalBackend(str(tiny_model_dir))
+    base_before = backend.distributions(PROMPTS, DIGITS)[0].probs
+    model_obj = backend.model
+    backend.load_adapter("a", str(make_adapter(tiny_model_dir, tmp_path / "a", seed=1)))
+    backend.load_adapter("b", str(make_adapter(tiny_model_dir, tmp_path / "b", seed=2)))
+    with backend.use("a"):
+        pa = backend.distributions(PROMPTS, DIGITS)[0].probs
+    with backend.use("b"):
+        pb = backend.distributions(PROMPTS, DIGITS)[0].probs
+    with backend.use(None):
+        p0 = backend.distributions(PROMPTS, DIGITS)[0].probs
+    assert backend.model is model_obj
+    assert p0 == pytest.approx(base_before, abs=1e-7)
+    assert pa != pytest.approx(p0, abs=1e-3) and pb != pytest.approx(pa, abs=1e-3)
+    with backend.use("a"):
+        assert backend.distributions(PROMPTS, DIGITS)[0].probs == pytest.approx(pa, abs=1e-7)
+
+
+def test_missing_adapter_files_are_named(tiny_model_dir, tmp_path):
+    backend = LocalBackend(str(tiny_model_dir))
+    with pytest.raises(PolistanceError, match="not a folder"):
+        backend.load_adapter("x", str(tmp_path / "nope"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PolistanceError, match="missing adapter_config.json"):
+        backend.load_adapter("x", str(tmp_path / "empty"))
+    good = make_adapter(tiny_model_dir, tmp_path / "good")
+    (good / "adapter_model.safetensors").unlink()
+    with pytest.raises(PolistanceError, match="missing adapter_model.safetensors"):
+        backend.load_adapter("x", str(good))
+
+
+def test_adapter_of_another_architecture_is_refused(tiny_model_dir, embedded_dir, tmp_path):
+    other = build_tiny_model(tmp_path / "other", embedded_dir, seed=3, layers=3)
+    cfg = json.loads((other / "config.json").read_text())
+    cfg["hidden_size"] = 48
+    cfg["intermediate_size"] = 96
+    (other / "config.json").write_text(json.dumps(cfg))
+    from transformers import AutoModelForCausalLM, LlamaConfig
+
+    model = AutoModelForCausalLM.from_config(LlamaConfig(**{k: v for k, v in cfg.items() if k not in ("architectures", "transformers_version", "dtype")}))
+    model.save_pretrained(other)
+    adapter = make_adapter(other, tmp_path / "wide")
+    backend = LocalBackend(str(tiny_model_dir))
+    with pytest.raises(PolistanceError, match="does not fit"):
+        backend.load_adapter("wide", str(adapter))
