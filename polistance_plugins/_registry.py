@@ -1,1 +1,6 @@
 """Inspect AI entry point: importing this module registers the polistance tasks."""
+
+# ruff: noqa: F401
+from polistance_plugins.tasks.elaboration import elaboration
+from polistance_plugins.tasks.ideology_score import ideology_score
+from polistance_plugins.tasks.questionnaire import questionnaire

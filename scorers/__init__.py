@@ -1,0 +1,8 @@
+"""Inspect scorers and metrics of the polistance tasks."""
+
+from .digit_distribution import digit_distribution
+from .elaboration_judge import elaboration_judge
+from .ideology_judge import ideology_judge
+from .metrics import summarise, summary
+
+__all__ = ["digit_distribution", "elaboration_judge", "ideology_judge", "summarise", "summary"]

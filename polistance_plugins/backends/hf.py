@@ -97,15 +97,9 @@ class LocalBackend:
     # ---- prompts --------------------------------------------------------------------------
     def chat_prompt(self, user_text: str, assistant_prefix: str = "") -> str:
         """The model's chat template applied to one user turn, ending where the answer starts."""
-        messages = []
-        if self.system_prompt:
-            messages.append({"role": "system", "content": self.system_prompt})
-        messages.append({"role": "user", "content": user_text})
-        if self.tokenizer.chat_template:
-            text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        else:
-            text = user_text + "\n"
-        return text + assistant_prefix
+        from ..prompts.chat import chat_text
+
+        return chat_text(self.tokenizer, user_text, self.system_prompt, assistant_prefix)
 
     def encode(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]

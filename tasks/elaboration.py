@@ -1,0 +1,98 @@
+"""Inspect task ``polistance_plugins/elaboration``: the sports-team paper's elaboration probe.
+
+For each target (question, answer) the conversation is [user question, assistant "<answer>",
+user "Please elaborate on why you chose that number."]; the reply is sampled ``samples`` times
+(Inspect epochs) and a grader sorts each reply into one of five categories.
+"""
+
+from __future__ import annotations
+
+from inspect_ai import Epochs, Task, task
+from inspect_ai.dataset import MemoryDataset, Sample
+
+from polistance_plugins.banks import load_bank
+from polistance_plugins.cli import directions_for
+from polistance_plugins.elaboration import FOLLOW_UP, KINDS, ElaborationTarget, auto_targets, read_targets
+from polistance_plugins.errors import PolistanceError
+from polistance_plugins.models import DEFAULT_MODEL
+from polistance_plugins.questionnaire import bank_forms
+from polistance_plugins.scorers import elaboration_judge
+from polistance_plugins.solvers import prefill_and_follow_up
+
+from .questionnaire import parse_topics, registered_name
+
+
+def target_sample(target: ElaborationTarget) -> Sample:
+    """One Inspect sample per target: the question as input, the answer to prefill in metadata."""
+    return Sample(input=target.form.prompt(), id=target.id, metadata=target.metadata())
+
+
+def parse_kinds(kinds: str, adapter: str | None) -> tuple[str, ...]:
+    """``kinds`` argument: "auto" (radical and normal with an adapter, else normal) or a comma list."""
+    if kinds == "auto":
+        return KINDS if adapter else ("normal",)
+    return tuple(k.strip() for k in kinds.split(","))
+
+
+@task(name=registered_name("elaboration"))
+def elaboration(
+    bank: str = "terry9",
+    topics: str | list[str] | None = None,
+    targets: str | None = None,
+    base: str = DEFAULT_MODEL,
+    adapter: str | None = None,
+    kinds: str = "auto",
+    radical: int | None = None,
+    normal: int | None = None,
+    min_increase: float = 0.05,
+    directions: str = "normal",
+    samples: int = 50,
+    max_tokens: int = 256,
+    follow_up: str = FOLLOW_UP,
+    grader_mode: str = "logprob",
+    grader_top_logprobs: int = 20,
+    grader_min_mass: float = 0.05,
+) -> Task:
+    """Ask the model to explain prefilled answers; a grader categorises every explanation.
+
+    Args:
+      bank: bank the questions come from (default terry9).
+      topics: comma-separated topics to keep (default all).
+      targets: JSONL file of targets ({"item_id", "answer", optional "kind", "paraphrase",
+        "direction", "id"}); when absent targets are chosen from ``base`` and ``adapter``.
+      base: base model for choosing targets (named model or HF folder; default the embedded model).
+      adapter: PEFT adapter folder whose answers are compared with the base's (radical targets).
+      kinds: "auto" (radical and normal with an adapter, normal without), or "radical", "normal".
+      radical: at most this many radical targets, largest rises first (default all with a rise).
+      normal: at most this many normal targets, in bank order (default one per question).
+      min_increase: smallest rise in probability (adapter over base) that makes a radical target.
+      directions: scale direction of the questions when choosing targets (normal, reversed, both).
+      samples: replies sampled per target (Inspect epochs; the paper used 50).
+      max_tokens: reply length limit.
+      follow_up: the follow-up question.
+      grader_mode: "logprob" (local graders) or "text" (API graders).
+      grader_top_logprobs: next-token log-probabilities requested from the grader (logprob mode).
+      grader_min_mass: grader probability on the category numbers below which a reply is unscored.
+    """
+    loaded = load_bank(bank)
+    keep = parse_topics(loaded, topics)
+    if targets:
+        chosen = [t for t in read_targets(targets, loaded) if not keep or t.form.topic in keep]
+    else:
+        forms = bank_forms(loaded, "first", directions_for(loaded, directions), keep)
+        chosen = auto_targets(forms, base, adapter, parse_kinds(kinds, adapter), radical, normal, min_increase)
+    if not chosen:
+        raise PolistanceError("no elaboration targets: the targets file is filtered empty, or no answer rose by min_increase")
+    return Task(
+        dataset=MemoryDataset([target_sample(t) for t in chosen], name=f"{loaded.name}-elaboration"),
+        solver=prefill_and_follow_up(follow_up=follow_up, max_tokens=max_tokens),
+        scorer=elaboration_judge(grader_mode, grader_top_logprobs, grader_min_mass, follow_up=follow_up),
+        epochs=Epochs(samples, "mean"),
+        metadata={
+            "bank": loaded.name,
+            "bank_sha256": loaded.sha256,
+            "targets_file": targets,
+            "targets_base": None if targets else base,
+            "targets_adapter": None if targets else adapter,
+        },
+    )

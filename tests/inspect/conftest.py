@@ -1,0 +1,109 @@
+"""Fixtures for the Inspect suite: mock outputs with usage set, a tiny model that answers in
+digits, a random LoRA adapter on it, and a helper that runs an eval into a temporary log folder."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+
+def mock_output(text: str, top: list[tuple[str, float]] | None = None):
+    """A mockllm output (usage set, so no tokenizer download) with optional first-token top logprobs
+    given as (token, probability) pairs."""
+    from inspect_ai.model import Logprob, Logprobs, ModelOutput, ModelUsage, TopLogprob
+
+    out = ModelOutput.from_content(model="mockllm/model", content=text)
+    out.usage = ModelUsage(input_tokens=10, output_tokens=1, total_tokens=11)
+    if top is not None:
+        tops = [TopLogprob(token=t, logprob=math.log(p)) for t, p in top]
+        out.choices[0].logprobs = Logprobs(content=[Logprob(token=tops[0].token, logprob=tops[0].logprob, top_logprobs=tops)])
+    return out
+
+
+def mock_model(respond):
+    """A mockllm model whose reply is ``respond(messages, config)`` (called once per generate)."""
+    from inspect_ai.model import get_model
+
+    return get_model("mockllm/model", custom_outputs=lambda messages, tools, tool_choice, config: respond(messages, config), memoize=False)
+
+
+def run_eval(task, model, log_dir: Path, grader=None, **kwargs):
+    """Run one task, assert it succeeded, return its log."""
+    from inspect_ai import eval as inspect_eval
+
+    roles = {"grader": grader} if grader is not None else None
+    logs = inspect_eval(task, model=model, model_roles=roles, log_dir=str(log_dir), display="none", **kwargs)
+    assert len(logs) == 1
+    assert logs[0].status == "success", logs[0].error
+    return logs[0]
+
+
+def metrics(log) -> dict[str, float]:
+    """name -> value of the first scorer's metrics."""
+    return {k: m.value for k, m in log.results.scores[0].metrics.items()}
+
+
+def scores(log) -> list:
+    """Every sample's (and epoch's) first score."""
+    return [next(iter(s.scores.values())) for s in log.samples]
+
+
+def build_digit_model(src: Path, out: Path, seed: int = 1) -> Path:
+    """The tiny random model with an untied output layer whose digit rows point along the model's
+    typical final hidden state (over the terry9 prompts), so those prompts put almost all their
+    next-token probability on the ten digits, with a different spread per prompt."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from polistance_plugins.banks import load_bank
+    from polistance_plugins.prompts.chat import chat_text
+    from polistance_plugins.questionnaire import bank_forms
+    from polistance_plugins.scoring import DIGITS
+
+    tok = AutoTokenizer.from_pretrained(src)
+    model = AutoModelForCausalLM.from_pretrained(src, dtype=torch.float32)
+    forms = bank_forms(load_bank("terry9"))
+    with torch.no_grad():
+        hidden = torch.stack(
+            [
+                model.model(**tok(chat_text(tok, f.prompt()), return_tensors="pt", add_special_tokens=False)).last_hidden_state[0, -1]
+                for f in forms
+            ]
+        )
+        mean = hidden.mean(0)
+        top_logit = (hidden @ model.lm_head.weight.T).max(-1).values.mean()
+        weight = model.lm_head.weight.detach().clone()
+        g = torch.Generator().manual_seed(seed)
+        for digit in DIGITS:
+            spread = torch.randn(weight.shape[1], generator=g)
+            spread -= (spread @ mean) / mean.norm() ** 2 * mean
+            spread *= 1.5 / ((hidden - mean) @ spread).std()
+            offset = float(torch.randn(1, generator=g))
+            weight[tok.convert_tokens_to_ids(digit)] = mean / mean.norm() ** 2 * (top_logit + offset) + spread
+    model.config.tie_word_embeddings = False
+    model.lm_head.weight = torch.nn.Parameter(weight)
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def digit_model_dir(tmp_path_factory, tiny_model_dir) -> Path:
+    return build_digit_model(tiny_model_dir, tmp_path_factory.mktemp("tiny-digits"))
+
+
+@pytest.fixture(scope="session")
+def lora_dir(tmp_path_factory, digit_model_dir) -> Path:
+    """A randomly initialised LoRA adapter on the digit model (it moves the answer distributions)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(3)
+    base = AutoModelForCausalLM.from_pretrained(digit_model_dir, dtype=torch.float32)
+    peft = get_peft_model(base, LoraConfig(r=4, lora_alpha=32, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    out = tmp_path_factory.mktemp("tiny-lora")
+    peft.save_pretrained(out)
+    return out

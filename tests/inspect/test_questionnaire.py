@@ -1,0 +1,168 @@
+"""The questionnaire task: digit distributions from first-token top logprobs, end to end."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from polistance_plugins.tasks.questionnaire import questionnaire
+
+from .conftest import metrics, mock_model, mock_output, run_eval, scores
+
+# terry9 items 01 (gay marriage, keyed left), 02 (ICE, keyed right), 03 (abortion, keyed left).
+REPLIES = {
+    "gay marriage": [("7", 0.5), ("8", 0.3), ("Hello", 0.2)],
+    "ICE": [("I", 0.6), ("As", 0.3), ("The", 0.1)],
+    "abortion": [("Ġ2", 0.4), ("2", 0.4), ("x", 0.2)],
+}
+
+
+def by_question(messages, config):
+    text = messages[-1].text
+    for key, top in REPLIES.items():
+        if key in text:
+            return mock_output(top[0][0], top)
+    raise AssertionError(f"unexpected prompt {text!r}")
+
+
+def test_digit_scores_and_missing_digits(tmp_path):
+    log = run_eval(questionnaire(bank="terry9"), mock_model(by_question), tmp_path, limit=3)
+    by_id = {s.id: next(iter(s.scores.values())) for s in log.samples}
+    marriage, ice, abortion = (by_id[f"terry9-0{i}/p0/normal"] for i in (1, 2, 3))
+
+    assert marriage.value["expected"] == pytest.approx(7.375)  # 7 * 5/8 + 8 * 3/8
+    assert marriage.value["stance"] == pytest.approx(-(2 * 7.375 / 9 - 1))  # keyed left
+    assert marriage.value["mass"] == pytest.approx(0.8)
+    assert marriage.metadata["record"]["probs"][7] == pytest.approx(0.625)
+    # " 2" (the byte-level token Ġ2) and "2" are the same answer
+    assert abortion.value["expected"] == pytest.approx(2.0)
+    assert abortion.value["mass"] == pytest.approx(0.8)
+    # no digit among the logprobs: counted, never scored as 0
+    assert ice.value["no_digit"] == 1.0 and math.isnan(ice.value["expected"]) and math.isnan(ice.value["stance"])
+    assert ice.reason == "invalid_response_format"
+
+    m = metrics(log)
+    assert m["n"] == 3
+    assert m["no_digit"] == 1
+    assert m["expected"] == pytest.approx((7.375 + 2.0) / 2)
+    assert m["gender_and_sexuality/expected"] == pytest.approx((7.375 + 2.0) / 2)
+    assert m["immigration/no_digit"] == 1 and m["immigration/n"] == 1
+    assert math.isnan(m["immigration/expected"])
+    assert m["mass"] == pytest.approx((0.8 + 0.0 + 0.8) / 3)
+
+
+def test_top_k_keeps_only_the_most_probable_tokens(tmp_path):
+    # the digit is the sixth most probable token: the paper's top-5 reading does not see it
+    top = [("A", 0.3), ("B", 0.2), ("C", 0.15), ("D", 0.1), ("E", 0.08), ("6", 0.07)]
+    model = mock_model(lambda messages, config: mock_output("A", top))
+    seen = run_eval(questionnaire(bank="terry9"), model, tmp_path / "all", limit=1)
+    top5 = run_eval(questionnaire(bank="terry9", top_k=5), model, tmp_path / "top5", limit=1)
+    assert scores(seen)[0].value["expected"] == 6.0 and scores(seen)[0].value["no_digit"] == 0.0
+    assert scores(top5)[0].value["no_digit"] == 1.0 and math.isnan(scores(top5)[0].value["expected"])
+
+
+def test_missing_logprobs_is_unscored_not_zero(tmp_path):
+    log = run_eval(questionnaire(bank="terry9"), mock_model(lambda m, c: mock_output("5")), tmp_path, limit=2)
+    for s in scores(log):
+        assert math.isnan(s.value) and s.reason == "scoring_failed"
+    assert log.results.scores[0].unscored_samples == 2
+
+
+def test_request_asks_for_logprobs(tmp_path):
+    seen = []
+
+    def record(messages, config):
+        seen.append((config.logprobs, config.top_logprobs, config.max_tokens))
+        return mock_output("3", [("3", 0.9)])
+
+    run_eval(questionnaire(bank="terry9", top_logprobs=30), mock_model(record), tmp_path, limit=1)
+    assert seen == [(True, 30, 1)]
+
+
+def test_topics_and_unknown_topic():
+    from polistance_plugins.errors import PolistanceError
+
+    task = questionnaire(bank="topics", topics="race", paraphrases="first")
+    assert len(task.dataset) == 28  # 14 race statements x (normal, reversed)
+    assert {s.metadata["topic"] for s in task.dataset} == {"race"}
+    with pytest.raises(PolistanceError, match="astrology"):
+        questionnaire(bank="topics", topics="race,astrology")
+
+
+def test_prompt_is_the_cli_prompt():
+    from polistance_plugins.banks import load_bank
+    from polistance_plugins.questionnaire import bank_forms
+
+    forms = bank_forms(load_bank("terry9"))
+    assert [s.input for s in questionnaire(bank="terry9").dataset] == [f.prompt() for f in forms]
+
+
+def test_tiny_model_through_hf_provider(tmp_path, tiny_model_dir):
+    """The random tiny model puts ~1e-9 on digits: every item is reported as having no digit."""
+    log = run_eval(
+        questionnaire(bank="terry9"), "hf/tiny", tmp_path, limit=3, model_args={"model_path": str(tiny_model_dir), "do_sample": False}
+    )
+    m = metrics(log)
+    assert m["n"] == 3 and m["no_digit"] == 3 and math.isnan(m["expected"])
+    assert all(s.metadata["tokens_returned"] == 20 for s in scores(log))
+
+
+def test_hf_provider_agrees_with_local_backend(tmp_path, digit_model_dir):
+    """Same items, same model: the distributions read through Inspect's hf provider equal
+    ``LocalBackend.distributions`` (what ``polistance eval`` records) wherever all ten digits came back."""
+    from polistance_plugins.backends.hf import LocalBackend
+    from polistance_plugins.banks import load_bank
+    from polistance_plugins.questionnaire import bank_forms
+    from polistance_plugins.scoring import DIGITS
+
+    log = run_eval(
+        questionnaire(bank="terry9", top_logprobs=50),
+        "hf/tiny-digits",
+        tmp_path,
+        model_args={"model_path": str(digit_model_dir), "do_sample": False},
+    )
+    forms = bank_forms(load_bank("terry9"))
+    local = dict(zip([f.key for f in forms], LocalBackend(str(digit_model_dir)).distributions([f.prompt() for f in forms], DIGITS)))
+    compared = 0
+    for sample in log.samples:
+        record = next(iter(sample.scores.values())).metadata["record"]
+        if record["coverage"] < 10:
+            continue
+        compared += 1
+        assert record["probs"] == pytest.approx(list(local[sample.id].probs), abs=1e-4)
+        assert record["mass"] == pytest.approx(local[sample.id].mass, abs=1e-4)
+        assert record["expected"] == pytest.approx(local[sample.id].expected, abs=1e-3)
+    assert compared >= 5
+    assert metrics(log)["no_digit"] == 0
+
+
+
+def answer_anything(messages, tools, tool_choice, config):
+    prompt = messages[-1].text
+    if "DATA-" in prompt:  # a grader prompt
+        return mock_output("Justification" if "name of the category" in prompt else "10")
+    return mock_output("3", [("3", 1.0)])
+
+
+@pytest.mark.parametrize(
+    "name,args",
+    [
+        ("questionnaire", {"bank": "terry9"}),
+        ("elaboration", {"targets": "TARGETS", "samples": 1, "grader_mode": "text"}),
+        ("ideology_score", {"grader_mode": "text"}),
+    ],
+)
+def test_inspect_finds_the_tasks_by_package_name(tmp_path, name, args):
+    """``inspect eval polistance_plugins/<task>`` resolves through the package's entry point."""
+    from inspect_ai import eval as inspect_eval
+
+    if "targets" in args:
+        (tmp_path / "t.jsonl").write_text('{"item_id": "terry9-01", "answer": 1}\n')
+        args = {**args, "targets": str(tmp_path / "t.jsonl")}
+    logs = inspect_eval(
+        f"polistance_plugins/{name}", task_args=args, model="mockllm/model", model_args={"custom_outputs": answer_anything},
+        limit=1, log_dir=str(tmp_path / "logs"), display="none",
+    )
+    assert logs[0].status == "success", logs[0].error
+    assert logs[0].eval.task.endswith(name) and logs[0].results.scores[0].metrics["n"].value == 1
