@@ -20,6 +20,9 @@ from .runs import RunWriter
 from .scoring import DIGITS
 
 
+CHUNK_BATCHES = 4
+
+
 @dataclass(frozen=True)
 class Variant:
     """One model to evaluate: a label, and the adapter name to activate (None = base)."""
@@ -104,13 +107,16 @@ def evaluate_questionnaire(
     from tqdm import tqdm
 
     prompts = [f.prompt() for f in forms]
+    # Work goes to the backend in fixed chunks of several batches: it sorts each chunk by length
+    # (less padding), and a resumed run recomputes whole chunks, so its numbers are identical.
+    chunk = batch_size * CHUNK_BATCHES
     total = len(forms) * len(variants)
     counts = {"recorded": 0, "skipped": 0, "failed": 0, "off_format": 0}
     bar = tqdm(total=total, desc="scoring", unit="prompt", disable=not progress, leave=False)
     for variant in variants:
         with backend.use(variant.adapter):
-            for start in range(0, len(forms), batch_size):
-                idx = list(range(start, min(start + batch_size, len(forms))))
+            for start in range(0, len(forms), chunk):
+                idx = list(range(start, min(start + chunk, len(forms))))
                 keys = [record_key(variant.label, bank.name, forms[i]) for i in idx]
                 if all(k in writer.done for k in keys):
                     counts["skipped"] += len(idx)
@@ -159,9 +165,20 @@ def topic_summary(records: Sequence[dict]):
                 "mean_stance": _mean(ok.get("stance")),
                 "mean_entropy": _mean(ok.get("entropy")),
                 "mean_mass": _mean(g.get("mass")),
+                # top-k sources: answers where some options had no log-probability at all
+                "n_partial_coverage": _partial_coverage(g),
+                "mean_coverage": _mean(g.get("coverage")),
             }
         )
     return pd.DataFrame(rows)
+
+
+def _partial_coverage(g) -> int:
+    """How many scored records lack a log-probability for at least one of their options."""
+    if "coverage" not in g or "options" not in g:
+        return 0
+    scored = g[g["status"] != "failed"]
+    return int(sum(1 for cov, opts in zip(scored["coverage"], scored["options"]) if cov is not None and cov < len(opts)))
 
 
 def _mean(col) -> float:
