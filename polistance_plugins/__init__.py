@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 from .banks import Bank, BankError, load_bank  # noqa: E402
 from .errors import PolistanceError  # noqa: E402
 from .scoring import Distribution, digit_distribution_from_logprobs, keyed_stance  # noqa: E402
+from .scoring.compass import compass_coordinates  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -22,3 +23,4 @@ __all__ = [
     "keyed_stance",
     "load_bank",
 ]
+__all__.append("compass_coordinates")

@@ -4,3 +4,4 @@
 from polistance_plugins.tasks.elaboration import elaboration
 from polistance_plugins.tasks.ideology_score import ideology_score
 from polistance_plugins.tasks.questionnaire import questionnaire
+from polistance_plugins.tasks.compass import compass

@@ -8,6 +8,7 @@ from .distribution import (
     option_distribution_from_logprobs,
 )
 from .stance import keyed_stance, agreement
+from .compass import LIKERT, CompassWeights, bootstrap_interval, compass_coordinates, compass_point, load_weights, stability
 
 __all__ = [
     "DIGITS",
@@ -18,3 +19,4 @@ __all__ = [
     "keyed_stance",
     "agreement",
 ]
+__all__ += ["LIKERT", "CompassWeights", "bootstrap_interval", "compass_coordinates", "compass_point", "load_weights", "stability"]

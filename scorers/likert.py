@@ -1,0 +1,167 @@
+"""Inspect scorer for the compass task: the four-option Likert answer of each form, and the coordinates.
+
+With logprobs (number labels), the answer distribution comes from the first answer token's top
+log-probabilities: the labels "1".."4" that appear are kept and renormalised, their raw total is
+the option mass, and forms under ``min_mass`` are unscored as off-format. Otherwise (a text-only
+model, or word labels, whose first token "Strong..." is shared by two options) the first line of
+the reply is parsed strictly: it must be exactly one option (its number, or its words); anything
+else is unscored with the reason. The ``econ`` and ``social`` metrics pool the forms per
+proposition and compute the coordinates with ``polistance_plugins.scoring.compass``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from inspect_ai.scorer import Metric, SampleScore, Score, Target, mean, metric, scorer
+from inspect_ai.solver import TaskState
+
+from polistance_plugins.compass import LikertForm, canonical_distribution
+from polistance_plugins.scoring import Distribution, option_distribution_from_logprobs
+from polistance_plugins.scoring.compass import LIKERT, FormAnswer, argmax_answer, compass_point, load_weights, pool, stability
+
+from .logprobs import first_token_logprobs
+
+
+def form_of(metadata: dict) -> LikertForm:
+    """The form a sample asks, from its metadata."""
+    return LikertForm(
+        metadata["index"], metadata["item_id"], metadata["axis"], metadata["paraphrase"], metadata["order"],
+        metadata["labels"], metadata["text"],
+    )
+
+
+def parse_first_line(form: LikertForm, completion: str) -> int | None:
+    """Strict parse: the reply's first non-empty line must be exactly one listed choice.
+
+    Accepted: the choice itself ("3" or "Agree"), optionally with a final period, any case; with
+    number labels also the number followed by its own option words ("3. Agree"). Returns the
+    listed position, or None.
+    """
+    lines = [ln.strip() for ln in completion.strip().splitlines() if ln.strip()]
+    if not lines:
+        return None
+    answer = re.sub(r"[.\s]+$", "", lines[0]).strip().strip("*").strip().lower()
+    words = [w.lower() for w in form.option_words]
+    for pos, choice in enumerate(form.choices):
+        accepted = {choice.lower()}
+        if form.labels == "numbers":
+            accepted |= {f"{choice}. {words[pos]}", f"{choice} {words[pos]}", f"{choice}) {words[pos]}"}
+        if answer in accepted:
+            return pos
+    return None
+
+
+def _pooled_point(scores: list[SampleScore], forced: bool) -> tuple[float, float]:
+    answers, weights = _form_answers(scores)
+    if weights is None:
+        return math.nan, math.nan
+    pooled = pool(answers, len(weights))
+    return compass_point([argmax_answer(p) for p in pooled] if forced else pooled, weights)
+
+
+def _form_answers(scores: list[SampleScore]):
+    answers, names = [], set()
+    for s in scores:
+        meta = s.score.metadata or {}
+        if meta.get("probs") is None:
+            continue
+        names.add(meta["weights"])
+        answers.append(FormAnswer(meta["index"], meta["paraphrase"], meta["order"], meta["labels"], tuple(meta["probs"])))
+    if len(names) > 1:
+        raise ValueError(f"scores from different questionnaires in one metric: {sorted(names)}")
+    return answers, (load_weights(names.pop()) if names else None)
+
+
+@metric
+def econ() -> Metric:
+    """Economic coordinate (-10 left .. +10 right) expected under the pooled answer distributions."""
+
+    def compute(scores: list[SampleScore]) -> float:
+        return _pooled_point(scores, forced=False)[0]
+
+    return compute
+
+
+@metric
+def social() -> Metric:
+    """Social coordinate (-10 libertarian .. +10 authoritarian) expected under the pooled answer distributions."""
+
+    def compute(scores: list[SampleScore]) -> float:
+        return _pooled_point(scores, forced=False)[1]
+
+    return compute
+
+
+@metric
+def econ_argmax() -> Metric:
+    """Economic coordinate of each proposition's most probable answer (what a forced answer gives)."""
+
+    def compute(scores: list[SampleScore]) -> float:
+        return _pooled_point(scores, forced=True)[0]
+
+    return compute
+
+
+@metric
+def social_argmax() -> Metric:
+    """Social coordinate of each proposition's most probable answer (what a forced answer gives)."""
+
+    def compute(scores: list[SampleScore]) -> float:
+        return _pooled_point(scores, forced=True)[1]
+
+    return compute
+
+
+@metric
+def answer_stability() -> Metric:
+    """Share of pairs of forms of a proposition whose forced answers agree (1 = never changes)."""
+
+    def compute(scores: list[SampleScore]) -> float:
+        answers, weights = _form_answers(scores)
+        return math.nan if weights is None else stability(answers, weights)["agreement"]
+
+    return compute
+
+
+@scorer(metrics=[econ(), social(), econ_argmax(), social_argmax(), answer_stability(), mean()])
+def likert(min_mass: float = 0.05):
+    """Score a Likert reply: value = expected answer 0 (strongly disagree) .. 3 (strongly agree); the
+    canonical distribution, mass and method go to the score's metadata for the compass metrics."""
+
+    async def score(state: TaskState, target: Target) -> Score:
+        meta = state.metadata
+        form = form_of(meta)
+        base = {k: meta[k] for k in ("weights", "index", "item_id", "paraphrase", "order", "labels")}
+        top = first_token_logprobs(state.output) if state.output else None
+        completion = state.output.completion if state.output else ""
+        if top is not None and form.labels == "numbers":
+            dist = canonical_distribution(form, option_distribution_from_logprobs(top, form.choices))
+            method = "logprobs"
+            if not dist.valid:
+                return Score.unscored(reason="off_format", answer=completion,
+                                      explanation="no option label among the first token's top logprobs",
+                                      metadata={**base, "probs": None, "mass": 0.0, "method": method})
+            if dist.mass < min_mass:
+                return Score.unscored(reason="off_format", answer=completion,
+                                      explanation=f"option labels held {dist.mass:.3f} of the probability (< {min_mass})",
+                                      metadata={**base, "probs": None, "mass": dist.mass, "method": method})
+        else:
+            pos = parse_first_line(form, completion)
+            method = "text"
+            if pos is None:
+                return Score.unscored(reason="unparseable", answer=completion,
+                                      explanation=f"first line is not exactly one of {', '.join(form.choices)}",
+                                      metadata={**base, "probs": None, "mass": None, "method": method})
+            listed = [1.0 if k == pos else 0.0 for k in range(4)]
+            dist = Distribution(form.canonical(listed), 1.0, LIKERT)
+        probs = [round(p, 10) for p in dist.probs]
+        return Score(
+            value=dist.expected,
+            answer=completion,
+            explanation=f"P(sd, d, a, sa) = {', '.join(f'{p:.3f}' for p in probs)} ({method})",
+            metadata={**base, "probs": probs, "mass": dist.mass, "method": method},
+        )
+
+    return score
