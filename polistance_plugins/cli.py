@@ -16,6 +16,7 @@ BARS = " ▁▂▃▄▅▆▇█"
 # argument parsing and printing (calling ``add_model_args`` from here for the shared options).
 COMMAND_MODULES: list[str] = []
 COMMAND_MODULES.append("cli_compass")
+COMMAND_MODULES.append("cli_train")
 
 
 def bar(probs) -> str:
