@@ -16,7 +16,9 @@ BARS = " ▁▂▃▄▅▆▇█"
 # argument parsing and printing (calling ``add_model_args`` from here for the shared options).
 COMMAND_MODULES: list[str] = []
 COMMAND_MODULES.append("cli_compass")
+COMMAND_MODULES.append("cli_compare")
 COMMAND_MODULES.append("cli_train")
+COMMAND_MODULES.append("cli_neurons")
 
 
 def bar(probs) -> str:

@@ -1,0 +1,405 @@
+"""Matplotlib figures of a comparison, written as PNG files for the HTML report.
+
+- per-question small multiples: each model's digit distribution with its expected value
+  (as in Figure 1 of the sports-team paper), one panel per item;
+- topic x adapter heatmaps: direction of the stance shift (with significance marks) beside its
+  size (Wasserstein-1), and the control-adjusted shift when a control adapter is given;
+- entropy change per adapter with its interval;
+- format health: probability mass on the digits (and on the Likert labels for the compass).
+
+Every function takes tidy tables (``report.tables``) and returns the path it wrote.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .tables import ALL
+
+BASE_COLOUR = "#3b3b3b"
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf")
+DPI = 110
+MAX_PANELS = 12
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"font.size": 9, "axes.titlesize": 9.5, "axes.spines.top": False, "axes.spines.right": False})
+    return plt
+
+
+def model_colours(models: Sequence[str], reference: str) -> dict[str, str]:
+    """One colour per model, the reference in dark grey, the same in every figure."""
+    out, k = {}, 0
+    for m in models:
+        if m == reference:
+            out[m] = BASE_COLOUR
+        else:
+            out[m] = PALETTE[k % len(PALETTE)]
+            k += 1
+    return out
+
+
+def _save(fig, out: Path) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=DPI, facecolor="white")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return out
+
+
+def _fmt(v: float, spec: str = "+.2f") -> str:
+    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
+
+
+# ---- per-question small multiples ----------------------------------------------------------------
+def plot_item_distributions(dist: pd.DataFrame, models: Sequence[str], colours: dict[str, str], out: Path, title: str,
+                            texts: dict[str, str] | None = None, ncols: int = 3) -> Path:
+    """Small multiples: per item, each model's (un-reversed, paraphrase-averaged) digit distribution as
+    grouped bars, its expected value as a dashed line and printed beside the panel."""
+    plt = _plt()
+    items = list(dict.fromkeys(dist["item_id"]))
+    ncols = max(1, min(ncols, len(items)))
+    nrows = math.ceil(len(items) / ncols)
+    present = [m for m in models if m in set(dist["model"])]
+    # Fixed layout in inches (no tight_layout: one draw per figure, and every panel the same size).
+    panel_w, label_w, gap_w, left_m = 3.45, 1.15, 0.3, 0.55
+    top_h, title_h, ax_h, tick_h, bottom_h = 0.95, 0.62, 1.75, 0.5, 0.15
+    col_w, row_h = panel_w + label_w + gap_w, title_h + ax_h + tick_h
+    W, H = left_m + ncols * col_w, top_h + nrows * row_h + bottom_h
+    fig = plt.figure(figsize=(W, H))
+    width = 0.84 / max(1, len(present))
+    digits = np.arange(10)
+    for idx, item in enumerate(items):
+        r_i, c_i = divmod(idx, ncols)
+        x0, y0 = left_m + c_i * col_w, H - top_h - r_i * row_h - title_h - ax_h
+        ax = fig.add_axes((x0 / W, y0 / H, panel_w / W, ax_h / H))
+        rows = dist[dist["item_id"] == item].set_index("model")
+        for k, m in enumerate(present):
+            if m not in rows.index:
+                continue
+            r = rows.loc[m]
+            probs = np.asarray(r["probs"], dtype=float)
+            y = 0.93 - k * 0.15
+            if r["n_ok"] == 0 or np.isnan(probs).all():
+                ax.text(1.03, y, f"{m}\noff-format", transform=ax.transAxes, ha="left", va="top", fontsize=7.5, color=colours[m])
+                continue
+            ax.bar(digits - 0.42 + width * (k + 0.5), probs, width=width, color=colours[m], linewidth=0)
+            ax.axvline(r["expected"], color=colours[m], linestyle=(0, (3, 2)), linewidth=1.2)
+            ax.text(1.03, y, f"{m}", transform=ax.transAxes, ha="left", va="top", fontsize=7.5, color=colours[m])
+            ax.text(1.03 + label_w / panel_w * 0.98, y, f"E={r['expected']:.2f}", transform=ax.transAxes, ha="right", va="top",
+                    fontsize=7.5, color=colours[m], fontweight="bold")
+        first = rows.iloc[0]
+        text = (texts or {}).get(item, "")
+        head = f"{item} · {str(first['topic']).replace('_', ' ')} · high = {first['keying']}"
+        lines = textwrap.wrap(textwrap.shorten(text, 120, placeholder="..."), 62)[:2] if text else []
+        ax.set_title("\n".join([head, *lines]), loc="left", fontsize=8, linespacing=1.25)
+        ax.set_xticks(digits)
+        ax.set_xlim(-0.6, 9.6)
+        ax.set_ylim(0, 1.0)
+        ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0], ["0", "", "0.5", "", "1"])
+        ax.tick_params(labelsize=7.5, length=2.5)
+        ax.grid(axis="y", color="#ebebeb", linewidth=0.6)
+        ax.set_axisbelow(True)
+        ax.set_xlabel("agreement with the item (0-9)", fontsize=7.5, labelpad=1.5)
+        if c_i == 0:
+            ax.set_ylabel("probability", fontsize=7.5)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[m]) for m in present]
+    fig.text(left_m / W, 1 - 0.22 / H, title, fontsize=11.5, fontweight="bold", ha="left", va="top")
+    fig.legend(handles, present, loc="upper left", ncol=min(8, len(present)), frameon=False,
+               bbox_to_anchor=(left_m / W - 0.005, 1 - 0.48 / H), fontsize=8.5, handlelength=1.2, columnspacing=1.4)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=DPI, facecolor="white")
+    plt.close(fig)
+    return out
+
+
+# ---- heatmaps ------------------------------------------------------------------------------------
+def _heat(ax, table: pd.DataFrame, columns: Sequence[str], rows: Sequence[str], cmap, vmin, vmax, annotate):
+    grid = np.full((len(rows), len(columns)), np.nan)
+    for i, t in enumerate(rows):
+        for j, m in enumerate(columns):
+            hit = table[(table["topic"] == t) & (table["model"] == m)]
+            if len(hit):
+                grid[i, j] = hit["estimate"].iloc[0]
+    im = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+    for i, t in enumerate(rows):
+        for j, m in enumerate(columns):
+            hit = table[(table["topic"] == t) & (table["model"] == m)]
+            if not len(hit):
+                continue
+            r = hit.iloc[0]
+            val = grid[i, j]
+            dark = not math.isnan(val) and abs((val - vmin) / (vmax - vmin) - 0.5) > 0.33 if cmap != "Purples" else (
+                not math.isnan(val) and (val - vmin) / (vmax - vmin) > 0.6)
+            ax.text(j, i, annotate(r), ha="center", va="center", fontsize=7.6, color="white" if dark else "#1a1a1a")
+    ax.set_xticks(range(len(columns)), columns)
+    ax.set_yticks(range(len(rows)), [r.replace("_", " ") for r in rows])
+    ax.tick_params(axis="x", labeltop=True, labelbottom=False, top=True, bottom=False)
+    if ALL in rows and len(rows) > 1:
+        ax.axhline(len(rows) - 1.5, color="white", linewidth=3)
+    for s in ax.spines.values():
+        s.set_visible(False)
+    return im
+
+
+def _rows(table: pd.DataFrame) -> list[str]:
+    topics = [t for t in dict.fromkeys(table["topic"]) if t != ALL]
+    return topics + ([ALL] if (table["topic"] == ALL).any() else [])
+
+
+def plot_shift_heatmap(shift: pd.DataFrame, out: Path, title: str, measure: str = "stance_shift", with_size: bool = True,
+                       label: str = "stance shift vs base (- = toward left, + = toward right)") -> Path:
+    """Topic x adapter heatmap of the mean shift with its 95% interval and BH-adjusted significance
+    stars; beside it (``with_size``) the mean Wasserstein-1 distance, which also sees non-directional change."""
+    plt = _plt()
+    t = shift[shift["measure"] == measure]
+    columns = list(dict.fromkeys(t["model"]))
+    rows = _rows(t)
+    finite = t["estimate"].abs().replace([np.inf], np.nan).dropna()
+    vmax = max(0.05, float(finite.max()) if len(finite) else 0.05)
+    w = shift[shift["measure"] == "wasserstein1"] if with_size else pd.DataFrame()
+    panels = 2 if with_size and len(w) else 1
+    width = 1.6 + 1.35 * len(columns)
+    fig, axes = plt.subplots(1, panels, figsize=(width * panels + 1.6 * panels, 0.6 * len(rows) + 1.9), squeeze=False,
+                             layout="constrained")
+    fig.get_layout_engine().set(w_pad=0.12, wspace=0.08)
+
+    def stance_note(r):
+        return f"{_fmt(r['estimate'])}{r.get('significance', '')}\n[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
+
+    im = _heat(axes[0, 0], t, columns, rows, "RdBu_r", -vmax, vmax, stance_note)
+    cb = fig.colorbar(im, ax=axes[0, 0], fraction=0.06, pad=0.02, shrink=0.9)
+    cb.set_label(label, fontsize=7.5)
+    cb.ax.tick_params(labelsize=7)
+    axes[0, 0].set_title("direction: mean shift over items [95% interval]", fontsize=9, loc="left")
+    if panels == 2:
+        wmax = max(0.05, float(w["estimate"].max()) if w["estimate"].notna().any() else 0.05)
+
+        def size_note(r):
+            return f"{_fmt(r['estimate'], '.2f')}\n[{_fmt(r['ci_low'], '.2f')}, {_fmt(r['ci_high'], '.2f')}]"
+
+        im2 = _heat(axes[0, 1], w, columns, rows, "Purples", 0, wmax, size_note)
+        cb2 = fig.colorbar(im2, ax=axes[0, 1], fraction=0.06, pad=0.02, shrink=0.9)
+        cb2.set_label("Wasserstein-1 (scale points)", fontsize=7.5)
+        cb2.ax.tick_params(labelsize=7)
+        axes[0, 1].set_title("size: distance between the distributions", fontsize=9, loc="left")
+    fig.suptitle(title, fontsize=11, fontweight="bold", x=0.01, ha="left")
+    fig.supxlabel("* q<0.05  ** q<0.01  *** q<0.001: paired sign-flip permutation test over items, Benjamini-Hochberg over "
+                  "topics (the 'all topics' row is pooled and not in the family)", fontsize=7.5, color="#555555", x=0.01, ha="left")
+    return _save(fig, out)
+
+
+# ---- entropy -------------------------------------------------------------------------------------
+def plot_entropy(entropy: pd.DataFrame, colours: dict[str, str], out: Path, title: str = "Concentration change: entropy of the answer distribution") -> Path:
+    """Entropy change (nats, adapter - base) per adapter and bank: pooled estimate with its 95%
+    interval, per-topic estimates as small dots."""
+    plt = _plt()
+    banks = list(dict.fromkeys(entropy["bank"]))
+    models = list(dict.fromkeys(entropy["model"]))
+    fig, axes = plt.subplots(1, len(banks), figsize=(4.6 * len(banks) + 0.8, 0.8 * len(models) + 1.6), squeeze=False, sharey=True,
+                             layout="constrained")
+    for ax, bank in zip(axes[0], banks):
+        b = entropy[entropy["bank"] == bank]
+        for y, m in enumerate(models):
+            pooled = b[(b["model"] == m) & (b["topic"] == ALL)]
+            topics = b[(b["model"] == m) & (b["topic"] != ALL)]
+            ax.scatter(topics["estimate"], np.full(len(topics), y) + 0.2, s=12, color=colours.get(m, "grey"), alpha=0.5, linewidths=0)
+            if len(pooled):
+                r = pooled.iloc[0]
+                lo, hi = r["ci_low"], r["ci_high"]
+                xerr = None if math.isnan(lo) else [[r["estimate"] - lo], [hi - r["estimate"]]]
+                ax.errorbar(r["estimate"], y, xerr=xerr, fmt="o", color=colours.get(m, "grey"), capsize=4, markersize=7)
+                ax.annotate(f"{_fmt(r['estimate'])}{r.get('significance', '')}  (n={r['n_items']})", (r["estimate"], y),
+                            xytext=(0, 9), textcoords="offset points", ha="center", fontsize=7.5)
+        ax.axvline(0, color="#777777", linewidth=0.9)
+        ax.set_yticks(range(len(models)), models)
+        ax.set_ylim(len(models) - 0.4, -0.6)
+        ax.set_xlabel("entropy change vs base (nats; + = answer mass more spread)")
+        ax.set_title(bank, loc="left")
+        ax.grid(axis="x", color="#e6e6e6", linewidth=0.6)
+    fig.suptitle(title, fontsize=11, fontweight="bold", x=0.02, ha="left")
+    fig.supxlabel("large dot: all topics, 95% bootstrap interval over items,\nstars: sign-flip test; small dots: one per topic",
+                  fontsize=7.5, color="#555555", x=0.01, ha="left")
+    return _save(fig, out)
+
+
+# ---- format health -------------------------------------------------------------------------------
+def plot_health(qdf: pd.DataFrame, models: Sequence[str], colours: dict[str, str], out: Path, min_mass: float,
+                compass: pd.DataFrame | None = None) -> Path:
+    """Per model: distribution of the probability mass on the ten digits over forms (a box per bank),
+    the share of forms off-format, and (with compass results) the mass on the Likert labels."""
+    plt = _plt()
+    banks = list(dict.fromkeys(qdf["bank"])) if len(qdf) else []
+    has_compass = compass is not None and len(compass) > 0
+    panels = (2 if banks else 0) + has_compass
+    rows = max(3, len(models) * max(1, len(banks)))
+    fig, axes = plt.subplots(1, panels, figsize=(4.4 * panels, 0.42 * rows + 1.5), squeeze=False, layout="constrained")
+    if banks:
+        ax, ax2 = axes[0, 0], axes[0, 1]
+        labels, data, cols, off = [], [], [], []
+        for m in models:
+            for b in banks:
+                g = qdf[(qdf["model"] == m) & (qdf["bank"] == b)]
+                if not len(g):
+                    continue
+                labels.append(f"{m} · {b}" if len(banks) > 1 else m)
+                data.append(g["mass"].dropna().to_numpy())
+                cols.append(colours.get(m, "grey"))
+                off.append(float((~g["ok"]).mean()))
+        bp = ax.boxplot(data, orientation="horizontal", patch_artist=True, widths=0.6, showfliers=True,
+                        flierprops={"markersize": 2.5, "alpha": 0.5}, medianprops={"color": "black"})
+        for patch, c in zip(bp["boxes"], cols):
+            patch.set_facecolor(c)
+            patch.set_alpha(0.6)
+        ax.set_yticks(range(1, len(labels) + 1), labels)
+        ax.invert_yaxis()
+        ax2.barh(range(len(labels)), off, color=cols, alpha=0.8)
+        for i, v in enumerate(off):
+            ax2.text(v + 0.01, i, f"{v:.0%}", va="center", fontsize=7.5)
+        ax2.set_yticks(range(len(labels)), labels)
+        ax2.invert_yaxis()
+        ax.axvline(min_mass, color="#c0392b", linestyle=":", linewidth=1)
+        ax.set_xlim(-0.02, 1.02)
+        ax.set_xlabel(f"probability on the digits 0-9 per form (dotted: --min-mass {min_mass:g})")
+        ax.set_title("digit mass", loc="left")
+        ax2.set_xlim(0, 1.12)
+        ax2.set_xlabel("share of forms off-format")
+        ax2.set_title("off-format", loc="left")
+    if has_compass:
+        ax3 = axes[0, panels - 1]
+        c = compass.reset_index(drop=True)
+        ax3.barh(range(len(c)), c["likert_mass"], color=[colours.get(m, "grey") for m in c["model"]], alpha=0.8)
+        for i, r in c.iterrows():
+            mass = r["likert_mass"] if r["likert_mass"] is not None and not math.isnan(r["likert_mass"]) else 0.0
+            ax3.text(min(1.0, mass) + 0.01, i, f"{_fmt(r['likert_mass'], '.2f')} ({r['forms_off_format']} off)", va="center", fontsize=7.5)
+        ax3.set_yticks(range(len(c)), c["model"])
+        ax3.invert_yaxis()
+        ax3.set_xlim(0, 1.3)
+        ax3.set_xlabel("mean probability on the four Likert labels")
+        ax3.set_title("compass: Likert option mass", loc="left")
+    fig.suptitle("Format health: is the model still answering in the format?", fontsize=11, fontweight="bold", x=0.01, ha="left")
+    return _save(fig, out)
+
+
+# ---- elaboration --------------------------------------------------------------------------------
+CATEGORY_COLOURS = {"Incoherent": "#9e9e9e", "Non-answer": "#d8c99b", "Contradiction": "#e6862e", "Reversal": "#8e6bbf",
+                    "Justification": "#3f9b5a"}
+
+
+def plot_elaboration(elab: pd.DataFrame, models: Sequence[str], out: Path,
+                     title: str = "Elaboration: how the model explains its own answer") -> Path:
+    """Stacked horizontal bars per model: share of scored replies in each category (counts printed in
+    the segments), with the number of unscored replies (grader unreadable) beside each bar."""
+    plt = _plt()
+    pooled = elab[elab["topic"] == ALL]
+    labels = [m for m in models if m in set(pooled["model"])] + [m for m in dict.fromkeys(pooled["model"]) if m not in models]
+    fig, ax = plt.subplots(figsize=(8.8, 0.55 * len(labels) + 1.7), layout="constrained")
+    for y, m in enumerate(labels):
+        g = pooled[pooled["model"] == m].set_index("category")
+        left = 0.0
+        for cat, colour in CATEGORY_COLOURS.items():
+            if cat not in g.index:
+                continue
+            rate, count = g.loc[cat, "rate"], int(g.loc[cat, "count"])
+            if not rate or math.isnan(rate):
+                continue
+            ax.barh(y, rate, left=left, color=colour, edgecolor="white", linewidth=0.8, height=0.62)
+            if rate >= 0.06:
+                ax.text(left + rate / 2, y, str(count), ha="center", va="center", fontsize=7.5, color="white" if cat != "Non-answer" else "#333")
+            left += rate
+        first = g.iloc[0] if len(g) else None
+        if first is not None:
+            ax.text(1.01, y, f"n={first['n_scored']} scored, {first['n_unscored']} unscored", va="center", fontsize=7.5, color="#444")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_ylim(len(labels) - 0.5, -0.5)
+    ax.set_xlim(0, 1.32)
+    ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0], ["0", "25%", "50%", "75%", "100%"])
+    ax.set_xlabel("share of scored replies (numbers in the bars: replies)")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in CATEGORY_COLOURS.values()]
+    fig.legend(handles, list(CATEGORY_COLOURS), loc="outside lower center", ncol=5, frameon=False, fontsize=8)
+    fig.suptitle(title, fontsize=11, fontweight="bold", x=0.01, ha="left")
+    return _save(fig, out)
+
+
+# ---- all figures of a report ---------------------------------------------------------------------
+def write_figures(folder: Path, qdf: pd.DataFrame, tabs: dict[str, pd.DataFrame], meta: dict, texts: dict,
+                  compass_figure: Path | None = None, compass_health: pd.DataFrame | None = None) -> list[dict]:
+    """Every figure of the report, in page order: dicts with ``section``, ``path`` (relative to the
+    report), ``title`` and ``caption``."""
+    from .tables import item_distributions
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    models, ref = meta["models"], meta["reference"]
+    colours = model_colours(models, ref)
+    figs: list[dict] = []
+
+    def add(section: str, path: Path, title: str, caption: str) -> None:
+        figs.append({"section": section, "path": f"{folder.name}/{Path(path).name}", "title": title, "caption": caption})
+
+    shift = tabs.get("topic_shift", pd.DataFrame())
+    for bank in dict.fromkeys(shift["bank"]) if len(shift) else []:
+        b = shift[shift["bank"] == bank]
+        p = plot_shift_heatmap(b, folder / f"shift_{_safe(bank)}.png", f"Stance shift vs {ref} by topic: {bank}")
+        add("shift", p, f"Stance shift by topic ({bank})",
+            "Left: mean keyed-stance shift of each adapter vs the base over items (-2..2; negative = toward the left position), "
+            "95% bootstrap interval over items and BH-adjusted significance. Right: mean Wasserstein-1 distance between the "
+            "digit distributions (scale points), which also counts changes that do not move the mean.")
+    ctl = tabs.get("control_adjusted")
+    if ctl is not None and len(ctl):
+        for bank in dict.fromkeys(ctl["bank"]):
+            b = ctl[ctl["bank"] == bank]
+            p = plot_shift_heatmap(b, folder / f"control_{_safe(bank)}.png", f"Control-adjusted stance shift: {bank}",
+                                   measure="control_adjusted_stance_shift", with_size=False,
+                                   label=f"stance shift vs control adapter '{meta.get('control')}'")
+            add("control", p, f"Control-adjusted shift ({bank})",
+                f"(adapter - base) - (control - base) = adapter - {meta.get('control')}, per form, then the same interval and test.")
+    ent = tabs.get("entropy")
+    if ent is not None and len(ent):
+        p = plot_entropy(ent, colours, folder / "entropy.png")
+        add("entropy", p, "Entropy change", "Change of the answer distribution's entropy (nats) vs the base; positive = mass spread over more digits.")
+    if len(qdf):
+        dist = item_distributions(qdf)
+        for bank in dict.fromkeys(dist["bank"]):
+            b = dist[dist["bank"] == bank]
+            items = list(dict.fromkeys(b["item_id"]))
+            chunks = [(None, b)] if len(items) <= MAX_PANELS else [(t, b[b["topic"] == t]) for t in dict.fromkeys(b["topic"])]
+            for topic, part in chunks:
+                name = f"items_{_safe(bank)}" + (f"_{_safe(topic)}" if topic else "")
+                btexts = {i: texts.get((bank, i), "") for i in part["item_id"]}
+                title = f"Answer distributions per item: {bank}" + (f", {topic.replace('_', ' ')}" if topic else "")
+                p = plot_item_distributions(part, models, colours, folder / f"{name}.png", title, btexts)
+                add("items", p, title, "Digit distributions on the normal scale (0 = lowest, 9 = highest agreement), averaged "
+                    "over the paraphrases answered in format; dashed lines and E = expected value. Answers on the reversed "
+                    "scale enter the shift tables (read backwards) and the direction consistency.")
+    if len(qdf) or (compass_health is not None and len(compass_health)):
+        p = plot_health(qdf, models, colours, folder / "health.png", meta.get("min_mass", 0.05), compass_health)
+        add("health", p, "Format health", "Probability mass on the answer options: a model that stopped answering in the "
+            "format shows up here, and its off-format forms are left out of the statistics rather than read as a stance.")
+    elab = tabs.get("elaboration")
+    if elab is not None and len(elab):
+        p = plot_elaboration(elab, models, folder / "elaboration.png")
+        add("elaboration", p, "Elaboration categories", "Each reply to \"Please elaborate on why you chose that number.\" sorted by "
+            "the grader into one of five categories (the sports-team paper's scheme); unscored replies are counted beside the bar.")
+    if compass_figure is not None:
+        add("compass", compass_figure, "Political compass", "Expected point per model (95% bootstrap interval over "
+            "propositions); hollow diamond: the point of the forced (most probable) answers.")
+    return figs
+
+
+def _safe(name: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", str(Path(name).stem if str(name).endswith(".jsonl") else name))

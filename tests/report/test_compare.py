@@ -1,0 +1,195 @@
+"""`polistance compare` on the tiny model with two PEFT adapters (one the control), and `polistance report`."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from polistance_plugins.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOT = ROOT / "bench" / "screenshot_report.py"
+
+
+@pytest.fixture(scope="module")
+def run(tiny_model_dir, tiny_adapters, tmp_path_factory):
+    out = tmp_path_factory.mktemp("compare") / "run"
+    code = main([
+        "compare", "--model", str(tiny_model_dir),
+        "--adapters", f"tuned={tiny_adapters['tuned']},control={tiny_adapters['control']}", "--control", "control",
+        "--bank", "terry9,topics", "--topics", "immigration,race", "--min-mass", "0", "--batch-size", "8", "--out", str(out),
+    ])
+    assert code == 0
+    return out
+
+
+def strict_json(path: Path):
+    def refuse(c):
+        raise ValueError(f"{path} holds {c}")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def image_sources(html: str) -> list[str]:
+    return re.findall(r'<img src="([^"]+)"', html)
+
+
+def test_compare_writes_the_run_folder(run):
+    records = [json.loads(line) for line in (run / "items.jsonl").read_text().splitlines()]
+    # terry9 has 2 immigration items (1 form each); topics: 2 topics x 14 items x 3 paraphrases x 2 directions
+    assert len(records) == 3 * (2 + 168)
+    assert {r["model"] for r in records} == {"base", "tuned", "control"}
+    assert {r["suite"] for r in records} == {"questionnaire"}
+    by_key = {(r["bank"], r["item_id"], r["paraphrase"], r["direction"], r["model"]): r["probs"] for r in records}
+    changed = sum(by_key[k[:4] + ("tuned",)] != by_key[k] for k in by_key if k[4] == "base")
+    assert changed == 170  # the adapter is active when its records are made
+    manifest = strict_json(run / "manifest.json")
+    assert manifest["status"] == "complete"
+    assert manifest["config"]["control"] == "control" and set(manifest["config"]["questionnaire"]) == {"terry9", "topics"}
+    for name in ("summary", "topic_shift", "entropy", "items", "stability", "health", "control_adjusted"):
+        assert (run / "tables" / f"{name}.csv").is_file(), name
+
+
+def test_tables_hold_traceable_rows(run):
+    import pandas as pd
+
+    shift = pd.read_csv(run / "tables" / "topic_shift.csv")
+    assert set(shift["model"]) == {"tuned", "control"}
+    stance = shift[(shift["measure"] == "stance_shift") & (shift["bank"] == "topics") & (shift["topic"] != "all topics")]
+    assert len(stance) == 2 * 2 and (stance["n_items"] == 14).all()
+    assert stance[["ci_low", "ci_high", "p_value", "p_adjusted"]].notna().all().all()
+    assert (stance["p_adjusted"] >= stance["p_value"] - 1e-12).all()
+    assert stance["test"].str.contains("sign-flip").all()
+    control = pd.read_csv(run / "tables" / "control_adjusted.csv")
+    assert set(control["model"]) == {"tuned"} and set(control["reference"]) == {"control"}
+    stab = pd.read_csv(run / "tables" / "stability.csv")
+    assert set(stab["measure"]) == {"direction_consistency", "direction_tracking", "paraphrase_spread"}
+    assert stab[stab["bank"] == "topics"]["n_items"].eq(28).all()
+
+
+def test_results_json_and_lm_eval_layout(run):
+    from lm_eval.result_schema import EvalResults
+
+    results = strict_json(run / "results.json")
+    assert results["meta"]["models"] == ["base", "tuned", "control"]
+    assert {"topic_shift", "entropy", "stability", "health", "control_adjusted"} <= set(results["tables"])
+    allowed = set(EvalResults.__annotations__)
+    for label in ("base", "tuned", "control"):
+        lm = results["lm_eval"][label]
+        assert {k for k in lm if not k.startswith("polistance")} <= allowed
+        assert set(lm["results"]) == {"polistance_terry9", "polistance_topics", "polistance_topics_immigration", "polistance_topics_race"}
+        assert lm["results"]["polistance_topics_race"]["sample_len"] == 84
+        files = list((run / "lm_eval" / lm["model_name_sanitized"]).glob("results_*.json"))
+        assert len(files) == 1 and strict_json(files[0])["results"] == lm["results"]
+    assert results["lm_eval"]["tuned"]["config"]["model_args"]["peft"].endswith("tuned")
+
+
+def test_report_references_figures_that_exist(run):
+    html = (run / "report.html").read_text()
+    sources = image_sources(html)
+    names = {Path(s).name for s in sources}
+    assert {"shift_topics.png", "control_topics.png", "entropy.png", "health.png", "items_terry9.png"} <= names
+    assert {"items_topics_race.png", "items_topics_immigration.png"} <= names  # >12 items: one figure per topic
+    for src in sources:
+        data = (run / src).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n", src
+    assert "Weak grader" not in html
+    assert "sign-flip permutation test" in html and "n = 14 items" in html  # tooltips carry n and the test
+
+
+def test_report_rebuild_gives_the_same_tables(run, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    for p in list((copy / "tables").glob("*.csv")) + [copy / "results.json", copy / "report.html"]:
+        p.unlink()
+    shutil.rmtree(copy / "figures")
+    assert main(["report", str(copy)]) == 0
+    for p in sorted((run / "tables").glob("*.csv")):
+        assert (copy / "tables" / p.name).read_text() == p.read_text(), p.name
+    assert strict_json(copy / "results.json") == strict_json(run / "results.json")
+    assert all((copy / s).is_file() for s in image_sources((copy / "report.html").read_text()))
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium (apt-get install -y chromium)")
+def test_report_renders_in_headless_chromium(run, tmp_path):
+    shot = tmp_path / "shot.png"
+    proc = subprocess.run([sys.executable, str(SCREENSHOT), str(run), "--out", str(shot), "--height", "900"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert " 0 broken" in proc.stdout and shot.read_bytes()[:4] == b"\x89PNG"
+    broken = tmp_path / "broken"
+    shutil.copytree(run, broken)
+    (broken / "figures" / "entropy.png").unlink()
+    proc = subprocess.run([sys.executable, str(SCREENSHOT), str(broken), "--out", str(tmp_path / "b.png")], capture_output=True, text=True)
+    assert proc.returncode == 1 and "BROKEN figures/entropy.png" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["compare", "--adapters", "a=/nowhere", "--control", "b"], "--control 'b'"),
+        (["compare", "--suite", "questionnaire,vibes"], "unknown suite 'vibes'"),
+        (["report"], "give a run folder"),
+        (["report", "--lm-eval", "/nowhere"], "--out"),
+    ],
+)
+def test_user_errors_exit_2(argv, needle, capsys):
+    assert main(argv) == 2
+    assert needle in capsys.readouterr().err
+
+
+def test_report_on_an_eval_run_folder(tiny_model_dir, tiny_adapters, tmp_path):
+    import pandas as pd
+
+    out = tmp_path / "eval"
+    assert main(["eval", "--model", str(tiny_model_dir), "--bank", "terry9", "--adapter", f"tuned={tiny_adapters['tuned']}",
+                 "--min-mass", "0", "--out", str(out)]) == 0
+    assert main(["report", str(out)]) == 0
+    shift = pd.read_csv(out / "tables" / "topic_shift.csv")
+    assert set(shift["model"]) == {"tuned"} and set(shift["reference"]) == {"base"}
+    assert all((out / s).is_file() for s in image_sources((out / "report.html").read_text()))
+
+
+def test_compare_resumes_a_finished_run_without_rescoring(run, tiny_model_dir, tiny_adapters, tmp_path, capsys):
+    copy = tmp_path / "resumed"
+    shutil.copytree(run, copy)
+    before = (copy / "items.jsonl").read_bytes()
+    code = main([
+        "compare", "--model", str(tiny_model_dir),
+        "--adapters", f"tuned={tiny_adapters['tuned']},control={tiny_adapters['control']}", "--control", "control",
+        "--bank", "terry9,topics", "--topics", "immigration,race", "--min-mass", "0", "--batch-size", "8", "--resume", str(copy),
+    ])
+    assert code == 0
+    assert (copy / "items.jsonl").read_bytes() == before
+    counts = strict_json(copy / "manifest.json")["counts"]
+    assert counts["questionnaire:topics"]["skipped"] == 3 * 168 and counts["questionnaire:topics"]["recorded"] == 0
+    assert main(["compare", "--model", str(tiny_model_dir), "--adapters", f"tuned={tiny_adapters['tuned']}",
+                 "--bank", "terry9", "--min-mass", "0", "--resume", str(copy)]) == 2
+    assert "different configuration" in capsys.readouterr().err
+
+
+def test_compare_with_the_compass_suite(tiny_model_dir, tiny_adapters, tmp_path):
+    import pandas as pd
+
+    bank = tmp_path / "mini_compass.jsonl"
+    props = [
+        ("ec-a", "economic", "right", [-8, -4, 4, 8]), ("ec-b", "economic", "left", [8, 4, -4, -8]),
+        ("so-a", "social", "authoritarian", [-6, -3, 3, 6]), ("so-b", "social", "libertarian", [6, 3, -3, -6]),
+    ]
+    bank.write_text("".join(json.dumps({"id": i, "axis": a, "direction": d, "weights": w, "source": "test",
+                                        "paraphrases": [f"Claim {i} one.", f"Claim {i} said another way."]}) + "\n"
+                            for i, a, d, w in props))
+    out = tmp_path / "run"
+    assert main(["compare", "--model", str(tiny_model_dir), "--adapters", f"tuned={tiny_adapters['tuned']}",
+                 "--suite", "questionnaire,compass", "--bank", "terry9", "--compass-source", str(bank),
+                 "--min-mass", "0", "--out", str(out)]) == 0
+    records = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
+    assert sum(r["suite"] == "compass" for r in records) == 2 * 4 * 2 * 2 * 2  # models x props x paraphrases x orders x labels
+    compass = pd.read_csv(out / "tables" / "compass.csv")
+    assert list(compass["model"]) == ["base", "tuned"] and (compass["answered"] == 4).all()
+    html = (out / "report.html").read_text()
+    assert "figures/compass.png" in image_sources(html) and (out / "figures" / "compass.png").is_file()
+    assert strict_json(out / "results.json")["compass"]["summaries"][1]["model"] == "tuned"
