@@ -9,7 +9,7 @@ import pytest
 from polistance_plugins.cli import main
 from polistance_plugins.scoring import DIGITS
 
-FAST = ["--max-steps", "1", "--batch-size", "2"]
+FAST = ["--max-steps", "1", "--batch-size", "2", "--threads", "1"]
 PROMPT = "On a scale of 0-9, how much do you support gay marriage? Give only a number, no elaboration."
 
 
@@ -63,7 +63,7 @@ def test_cli_flags_reach_the_config(tiny_model_dir, tmp_path, capsys):
     out = tmp_path / "mine"
     code, stdout, _ = run_cli(["train", "control", "--data", str(data), "--model", str(tiny_model_dir), "--out", str(out),
                                "--rank", "4", "--alpha", "8", "--lr", "0.001", "--seed", "3", "--epochs", "2",
-                               "--batch-size", "1"], capsys)
+                               "--batch-size", "1", "--threads", "1"], capsys)
     assert code == 0
     m = json.loads((out / "polistance.json").read_text())
     h = m["hyperparameters"]
@@ -85,8 +85,26 @@ def test_cli_flags_reach_the_config(tiny_model_dir, tmp_path, capsys):
     (["control", "--rank", "0"], "rank=0"),
     (["control", "--resume"], "holds no polistance training run"),
     (["control", "--resume", "--overwrite"], "exclude each other"),
+    (["control", "--threads", "-1"], "--threads -1: must be at least 1"),
 ])
 def test_cli_errors_exit_2_with_a_message(argv, message, capsys, tmp_path):
     code, _, err = run_cli(["train", *argv, "--out", str(tmp_path / "never")], capsys)
     assert code == 2 and message in err
     assert not (tmp_path / "never").exists()
+
+
+def test_auto_threads_leaves_busy_cores_alone(monkeypatch):
+    import os
+
+    import torch
+
+    from polistance_plugins.cli_train import auto_threads
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.1, 0.1, 0.1))
+    assert auto_threads() == 2
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.2, 1.0, 1.0))
+    assert auto_threads() == 1
+    monkeypatch.setattr(os, "getloadavg", lambda: (9.0, 9.0, 9.0))
+    assert auto_threads() == 1
