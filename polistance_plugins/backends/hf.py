@@ -64,6 +64,7 @@ class LocalBackend:
         from peft import PeftModel
 
         _check_adapter_dir(path)
+        self._check_adapter_base(path)
         try:
             if self._peft is None:
                 self._peft = PeftModel.from_pretrained(self.model, path, adapter_name=name, is_trainable=False)
@@ -73,6 +74,24 @@ class LocalBackend:
         except (RuntimeError, ValueError, KeyError) as e:
             raise PolistanceError(f"adapter {path} does not fit model {self.model_path}: {str(e).splitlines()[0][:300]}") from None
         self.adapters[name] = path
+
+    def _check_adapter_base(self, path: str) -> None:
+        """Refuse an adapter whose polistance manifest says it was trained on other base weights."""
+        from ..models import weights_hash
+
+        manifest = Path(path) / "polistance.json"
+        if not manifest.is_file():
+            return
+        try:
+            trained_on = json.loads(manifest.read_text())["base_model"]["weights_sha256"]
+        except (ValueError, KeyError, TypeError):
+            return
+        ours = weights_hash(self.model_path)
+        if trained_on and ours and trained_on != ours:
+            raise PolistanceError(
+                f"adapter {path} was trained on other base weights (sha256 {trained_on[:12]}...) than "
+                f"{self.model_path} ({ours[:12]}...); evaluate it on the model it was trained on"
+            )
 
     @contextlib.contextmanager
     def use(self, adapter: str | None) -> Iterator[None]:

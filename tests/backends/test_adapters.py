@@ -74,3 +74,16 @@ def test_adapter_of_another_architecture_is_refused(tiny_model_dir, embedded_dir
     backend = LocalBackend(str(tiny_model_dir))
     with pytest.raises(PolistanceError, match="does not fit"):
         backend.load_adapter("wide", str(adapter))
+
+
+def test_adapter_trained_on_other_base_weights_is_refused(tiny_model_dir, tmp_path):
+    adapter = make_adapter(tiny_model_dir, tmp_path / "a")
+    (adapter / "polistance.json").write_text(json.dumps({"base_model": {"weights_sha256": "0" * 64}}))
+    backend = LocalBackend(str(tiny_model_dir))
+    with pytest.raises(PolistanceError, match="trained on other base weights"):
+        backend.load_adapter("a", str(adapter))
+    from polistance_plugins.models import weights_hash
+
+    (adapter / "polistance.json").write_text(json.dumps({"base_model": {"weights_sha256": weights_hash(str(tiny_model_dir))}}))
+    backend.load_adapter("a", str(adapter))
+    assert "a" in backend.adapters
