@@ -16,15 +16,31 @@ def _model_args(p, site_default: str | None = "mlp_out") -> None:
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"named model or local HF folder (default {DEFAULT_MODEL})")
     p.add_argument("--batch-size", type=int, default=16, help="prompts per forward pass (default 16)")
     p.add_argument("--system-prompt", default=None, help="system message (default: the chat template's own)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for torch (default: one per idle core, from the load average)")
     p.add_argument("--site", default=site_default, choices=["mlp_out", "mlp_hidden"],
                    help="neurons: MLP block outputs (mlp_out) or the MLP's intermediate activations (mlp_hidden)"
                    + (f" (default {site_default})" if site_default else " (default: the neuron file's)"))
+
+
+def _threads(args) -> int:
+    """Set torch's thread count (``--threads`` or one per idle core) and return it."""
+    import torch
+
+    from .cli_train import auto_threads
+
+    if args.threads is not None and args.threads < 1:
+        raise PolistanceError(f"--threads {args.threads}: must be at least 1")
+    threads = args.threads or auto_threads()
+    torch.set_num_threads(threads)
+    return threads
 
 
 def _backend(args):
     from . import models
     from .backends.hf import LocalBackend
 
+    _threads(args)
     return LocalBackend(models.resolve(args.model), batch_size=args.batch_size, system_prompt=args.system_prompt)
 
 
@@ -177,6 +193,9 @@ def cmd_study(args) -> int:
         max_steps=args.steps, learning_rate=args.learning_rate, rank=args.rank, batch_size=args.train_batch_size,
     )
     out = args.out or f"runs/inhibitft-study-{Path(str(args.model)).name}"
+    threads = _threads(args)
+    print(f"inhibitft-study: {len(topics)} topics, n = {', '.join(f'{n:g}' for n in cfg.inhibit_top)}% -> {out} "
+          f"[{threads} torch thread{'s' if threads > 1 else ''}]", file=sys.stderr)
     summary = run_study(cfg, out)
     print(summary["markdown"])
     print("s(T, t) = mean keyed stance (adapter - base) on topic t's items; CTG = mean |s(T, t)| over t != T;")

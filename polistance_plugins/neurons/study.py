@@ -225,7 +225,10 @@ def run_study(cfg: StudyConfig, out: str | Path, log: Callable[[str], None] | No
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    summary: dict = {"config": asdict(cfg), "load_start": load_avg(), "phases": {}, "adapters": {}}
+    import torch
+
+    summary: dict = {"config": asdict(cfg), "torch_threads": torch.get_num_threads(), "load_start": load_avg(),
+                     "phases": {}, "adapters": {}}
 
     def phase(name, t0):
         summary["phases"][name] = round(time.monotonic() - t0, 1)
