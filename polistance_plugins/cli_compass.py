@@ -14,35 +14,37 @@ def _interval(ci) -> str:
     return f"[{_fmt(ci[0], '+.2f')}, {_fmt(ci[1], '+.2f')}]"
 
 
+def _point(value, ci) -> str:
+    return f"{_fmt(value, '+.2f')} {_interval(ci)}"
+
+
 def print_table(summaries, source_name: str) -> None:
-    """The per-model table: expected and argmax points with 95% intervals, stability, option mass."""
+    """Two tables per model: the points with 95% intervals, then stability and format health."""
     print(f"\npolitical compass ({source_name}): economic left -10 .. right +10, social libertarian -10 .. authoritarian +10")
-    head = (f"{'model':>12s} {'answered':>8s}  {'expected econ':>13s} {'95% interval':>16s}  {'expected soc':>12s} {'95% interval':>16s}  "
-            f"{'argmax econ':>11s} {'95% interval':>16s}  {'argmax soc':>10s} {'95% interval':>16s}  {'stability':>9s} {'spread':>13s} {'mass':>6s} {'off':>4s}")
-    print(head)
+    print(f"{'model':>12s} {'answered':>8s}  {'expected econ [95%]':>22s}  {'expected soc [95%]':>22s}  {'argmax econ [95%]':>22s}  {'argmax soc [95%]':>22s}")
     for s in summaries:
         e, a = s["expected"], s["argmax"]
-        st = s["stability"]
-        spread = st["spread"]["argmax"]
         print(
             f"{s['model']:>12s} {s['answered']:>4d}/{s['propositions']:<3d}  "
-            f"{_fmt(e['econ'], '+.2f'):>13s} {_interval(s['expected_ci']['econ']):>16s}  "
-            f"{_fmt(e['soc'], '+.2f'):>12s} {_interval(s['expected_ci']['soc']):>16s}  "
-            f"{_fmt(a['econ'], '+.2f'):>11s} {_interval(s['argmax_ci']['econ']):>16s}  "
-            f"{_fmt(a['soc'], '+.2f'):>10s} {_interval(s['argmax_ci']['soc']):>16s}  "
-            f"{_fmt(st['agreement'], '.3f'):>9s} {_fmt(spread[0], '.2f') + '/' + _fmt(spread[1], '.2f'):>13s} "
-            f"{_fmt(s['mean_mass'], '.3f'):>6s} {s['forms_off_format']:>4d}"
+            f"{_point(e['econ'], s['expected_ci']['econ']):>22s}  {_point(e['soc'], s['expected_ci']['soc']):>22s}  "
+            f"{_point(a['econ'], s['argmax_ci']['econ']):>22s}  {_point(a['soc'], s['argmax_ci']['soc']):>22s}"
         )
-    by = ", ".join(
-        f"{s['model']}: " + " ".join(f"{k}={_fmt(v, '.3f')}" for k, v in s["stability"]["agreement_by_factor"].items())
-        for s in summaries
-    )
+    print(f"\n{'model':>12s} {'stability':>9s} {'paraphrase':>10s} {'order':>6s} {'labels':>6s}  {'spread econ/soc':>15s}  {'mass':>6s} {'off-format':>10s} {'failed':>6s}")
+    for s in summaries:
+        st = s["stability"]
+        by = st["agreement_by_factor"]
+        spread = st["spread"]["argmax"]
+        print(
+            f"{s['model']:>12s} {_fmt(st['agreement'], '.3f'):>9s} {_fmt(by['paraphrase'], '.3f'):>10s} {_fmt(by['order'], '.3f'):>6s} "
+            f"{_fmt(by['labels'], '.3f'):>6s}  {_fmt(spread[0], '.2f') + ' / ' + _fmt(spread[1], '.2f'):>15s}  "
+            f"{_fmt(s['mean_mass'], '.3f'):>6s} {s['forms_off_format']:>4d}/{s['forms']:<5d} {s['forms_failed']:>6d}"
+        )
     print(
-        "expected: coordinates expected under the answer distributions; argmax: each proposition's most probable answer.\n"
-        "95% interval: percentile bootstrap over propositions. stability: share of pairs of forms of a proposition\n"
-        "(paraphrase x option order x label style) giving the same forced answer; by factor: " + by + ".\n"
-        "spread: SD of the argmax point (econ/soc) across questionnaire versions; mass: mean raw probability of the\n"
-        "four option labels; off: forms below --min-mass (left out of the point)."
+        "expected: coordinates expected under the pooled answer distributions; argmax: each proposition's most\n"
+        "probable answer (a forced answer). [95%]: percentile bootstrap over propositions. stability: share of pairs\n"
+        "of forms of a proposition giving the same forced answer (overall, and for pairs differing only in paraphrase,\n"
+        "option order or label style). spread: SD of the argmax point across questionnaire versions. mass: mean raw\n"
+        "probability of the four option labels; off-format forms (below --min-mass) are left out of the point."
     )
 
 

@@ -32,3 +32,13 @@ def test_plot_is_written_with_the_quadrant_colours(tmp_path):
 def test_plot_skips_undefined_points(tmp_path):
     out = plot_compass([summary("base", 1.0, 1.0), {"model": "empty", "expected": {"econ": math.nan, "soc": math.nan}}], tmp_path / "c.png")
     assert out.is_file()
+
+
+def test_clustered_points_get_an_enlarged_panel(tmp_path):
+    near = {"model": "m", "expected": {"econ": 0.1, "soc": -0.2}, "expected_ci": {"econ": [-0.1, 0.3], "soc": [-0.4, 0.0]},
+            "argmax": {"econ": 0.0, "soc": -0.5}}
+    far = summary("spread", -3.0, 4.0)
+    h_near, w_near = mpimg.imread(plot_compass([near], tmp_path / "near.png")).shape[:2]
+    h_far, w_far = mpimg.imread(plot_compass([far, summary("other", 5.0, -6.0)], tmp_path / "far.png")).shape[:2]
+    assert w_near > 1.8 * h_near  # compass + enlarged panel side by side
+    assert w_far < 1.6 * h_far  # one compass (plus legend)
