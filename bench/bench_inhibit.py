@@ -77,7 +77,6 @@ def main() -> int:
                     help="torch threads (default 1: on a shared CPU, spinning worker threads make CPU time noisy)")
     args = ap.parse_args()
 
-    import numpy as np
     import torch
     from datasets import disable_progress_bars
     from peft import get_peft_model

@@ -154,7 +154,8 @@ def cmd_patch(args) -> int:
     from tqdm import tqdm
 
     with tqdm(total=len(forms), desc="patching", unit="form") as bar:
-        table = patching_table(backend, name, forms, sets, nf.site, seed=args.seed, progress=bar.update)
+        table = patching_table(backend, name, forms, sets, nf.site, seed=args.seed, progress=bar.update,
+                               value="stance" if args.measure == "stance" else "expected")
     if args.out:
         table.to_csv(args.out, index=False)
     print(f"\nshift reproduced by patching {nf.site} neurons of {key} into the base (top {sets.percent:g}%)")
@@ -162,7 +163,8 @@ def cmd_patch(args) -> int:
     for r in table.itertuples():
         frac = "  -" if math.isnan(r.fraction) else f"{r.fraction:+.2f}"
         print(f"{r.topic:<24s} {r.set:<16s} {r.n_neurons:>7d} {r.adapter_shift:>+13.4f} {r.patched_shift:>+13.4f} {frac:>8s}")
-    print("fraction = (patched - base) / (adapter - base), mean keyed stance over the topic's forms")
+    what = "mean keyed stance" if args.measure == "stance" else "mean expected rating (0-9, unkeyed)"
+    print(f"fraction = (patched - base) / (adapter - base), {what} over the topic's forms")
     if args.out:
         print(f"wrote {args.out}")
     return 0
@@ -231,6 +233,8 @@ def register(sub) -> None:
     p.add_argument("--topics", default="all", help="topics to score (default: all shared with the neuron file)")
     p.add_argument("--paraphrases", default="first", choices=["all", "first"])
     p.add_argument("--seed", type=int, default=0, help="seed of the random control sets")
+    p.add_argument("--measure", default="stance", choices=["stance", "agreement"],
+                   help="keyed stance (default) or the unkeyed expected rating, which shows acquiescence shifts")
     p.add_argument("--out", default=None, help="CSV of the table")
     p.set_defaults(func=cmd_patch)
 

@@ -53,30 +53,36 @@ def neurons_per_layer(nf: NeuronFile, path: str | Path, percent: float | None = 
 
 def shift_heatmaps(matrices: Mapping[str, "object"], path: str | Path, title: str = "",
                    label: str = "s(T, t): stance shift (+ = right)") -> Path:
-    """Side-by-side heatmaps of s(T, t) (rows: adapter topic T, columns: evaluation topic t), shared scale."""
+    """Heatmaps of s(T, t) (rows: fine-tuning topic T, columns: evaluation topic t), one per variant, shared scale."""
     plt = _pyplot()
-    mats = {label: m for label, m in matrices.items()}
-    finite = [float(np.nanmax(np.abs(m.to_numpy(dtype=float)))) for m in mats.values() if np.isfinite(m.to_numpy(dtype=float)).any()]
+    mats = dict(matrices)
+    arrays = [m.to_numpy(dtype=float) for m in mats.values()]
+    finite = [float(np.nanmax(np.abs(a))) for a in arrays if np.isfinite(a).any()]
     vmax = max(finite) if finite else 1.0
     n = len(mats)
+    cols = min(3, n)
+    rows = math.ceil(n / cols)
     first = next(iter(mats.values()))
-    size = max(3.2, 0.55 * len(first.columns) + 1.5)
-    fig, axes = plt.subplots(1, n, figsize=(size * n, size * 0.9 + 0.8), squeeze=False)
+    size = max(3.0, 0.5 * len(first.columns) + 0.8)
+    fig, axes = plt.subplots(rows, cols, figsize=(size * cols + 2.2, (size + 0.9) * rows + 0.4), squeeze=False)
+    fig.subplots_adjust(hspace=0.5, wspace=0.15)
+    spec = "+.2f" if vmax >= 0.1 else "+.3f"
     im = None
-    for ax, (label, m) in zip(axes[0], mats.items()):
-        arr = m.to_numpy(dtype=float)
+    for k, (ax, (name, m), arr) in enumerate(zip(axes.ravel(), mats.items(), arrays)):
         im = ax.imshow(arr, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
         ax.set_xticks(range(arr.shape[1]), [_short(c) for c in m.columns], rotation=45, ha="right", fontsize=7)
-        ax.set_yticks(range(arr.shape[0]), [_short(r) for r in m.index], fontsize=7)
+        ax.set_yticks(range(arr.shape[0]), [_short(r) for r in m.index] if k % cols == 0 else [], fontsize=7)
         for i in range(arr.shape[0]):
             for j in range(arr.shape[1]):
                 if np.isfinite(arr[i, j]):
-                    ax.text(j, i, f"{arr[i, j]:+.2f}", ha="center", va="center", fontsize=6,
+                    ax.text(j, i, format(arr[i, j], spec), ha="center", va="center", fontsize=5.5,
                             fontweight="bold" if m.index[i] == m.columns[j] else "normal")
-        ax.set_title(label, fontsize=9)
-        ax.set_xlabel("evaluation topic t", fontsize=8)
-    axes[0, 0].set_ylabel("fine-tuning topic T", fontsize=8)
-    fig.colorbar(im, ax=list(axes[0]), shrink=0.8, label=label)
+        ax.set_title(name, fontsize=9)
+        if k % cols == 0:
+            ax.set_ylabel("fine-tuning topic T", fontsize=8)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    fig.colorbar(im, ax=list(axes.ravel()), shrink=0.7, label=label)
     if title:
         fig.suptitle(title, fontsize=10)
     path = Path(path)

@@ -48,11 +48,12 @@ def patched_logprobs(
     return out
 
 
-def form_stances(forms: Sequence[Form], logprobs: Sequence[Sequence[float]]) -> list[float]:
-    """Keyed stance of each form from its digit log-probabilities (NaN where no digit had mass)."""
+def form_stances(forms: Sequence[Form], logprobs: Sequence[Sequence[float]], value: str = "stance") -> list[float]:
+    """Keyed stance (or another per-form score, e.g. "expected") of each form from its digit
+    log-probabilities; NaN where no digit had mass."""
     out = []
     for form, lps in zip(forms, logprobs):
-        s = score_record(form, distribution_from_option_logprobs(lps, DIGITS))["stance"]
+        s = score_record(form, distribution_from_option_logprobs(lps, DIGITS))[value]
         out.append(math.nan if s is None else float(s))
     return out
 
@@ -71,12 +72,14 @@ def patching_table(
     site: str,
     seed: int = 0,
     progress=None,
+    value: str = "stance",
 ):
     """Per evaluation topic: stance shift reproduced by general, topic-specific and random neurons.
 
     Random controls are seeded uniform draws over all neurons of the same size as the general set
     and as the topic's specific set. Each row gives the mean keyed stance of base, adapter and
     patched base over the topic's forms (those with a valid stance in every variant) and the fraction.
+    ``value="expected"`` measures the unkeyed expected rating (agreement, 0-9) instead.
     """
     import pandas as pd
 
@@ -95,7 +98,7 @@ def patching_table(
             "random_specific": random_set(total, specific.size, seed * 1000 + 2 * k + 1),
         }
         lps = patched_logprobs(backend, adapter, [backend.chat_prompt(f.prompt()) for f in tf], sets, site, progress)
-        stances = {name: np.asarray(form_stances(tf, v)) for name, v in lps.items()}
+        stances = {name: np.asarray(form_stances(tf, v, value)) for name, v in lps.items()}
         ok = np.all([np.isfinite(v) for v in stances.values()], axis=0)
 
         def mean(name):
@@ -108,6 +111,7 @@ def patching_table(
                 {
                     "topic": topic,
                     "set": name,
+                    "measure": value,
                     "n_neurons": int(sets[name].size),
                     "n_forms": int(ok.sum()),
                     "base_stance": base,

@@ -12,7 +12,7 @@ Layout of the study folder (every step reuses finished work, so an interrupted s
     table.csv, table.md           per T and n: in-topic effect, CTG, reduction and retention with intervals
     heatmap.png                   s(T, t) plain vs InhibitFT
     *_agreement.*                 the same on the unkeyed expected rating (secondary: acquiescence shifts)
-    study.json                    configuration, timings, machine load, what each mask verified
+    study.json                    configuration, timings and machine load per session, what each mask verified
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 from ..errors import PolistanceError
 
@@ -109,6 +109,28 @@ def train_adapter(cfg: StudyConfig, topic: str, out: Path, mask=None, log=print)
     return info
 
 
+def _reusable_neurons(path: Path, cfg: StudyConfig, adapter_hashes: dict):
+    """The study's neuron file if it was localised from exactly these adapters, site and topics."""
+    from .contrast import NeuronFile
+
+    if not path.is_file():
+        return None
+    try:
+        nf = NeuronFile.load(path)
+    except PolistanceError:
+        return None
+    same = (nf.site == cfg.site and nf.topics == list(cfg.topics)
+            and {a: info.get("sha256") for a, info in nf.adapters.items()} == adapter_hashes)
+    return nf if same else None
+
+
+def _previous_sessions(path: Path) -> list[dict]:
+    try:
+        return list(json.loads(path.read_text()).get("sessions", []))
+    except (OSError, ValueError, AttributeError):
+        return []
+
+
 # ---- evaluation ------------------------------------------------------------------------------------
 def evaluate(cfg: StudyConfig, backend, adapters: dict[str, str], folder: Path, log=print) -> list[dict]:
     """Base and every adapter on the bank's forms, into a (resumable) run folder; returns the records."""
@@ -184,15 +206,25 @@ def results_tables(cfg: StudyConfig, records: list[dict], trained: dict[float, l
 
 
 def markdown_table(table) -> str:
-    """The study table as Markdown (reduction and retention with their intervals)."""
+    """The study table as Markdown (reduction and retention with their intervals).
+
+    An interval that does not contain its own point estimate is marked with a dagger: the
+    bootstrap distribution sits away from the estimate, the sign of a statistic dominated by
+    noise (|s| of a near-zero shift grows under resampling).
+    """
 
     def f(v, spec="+.3f"):
         return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
 
+    flagged = []
+
     def ci(r, key):
-        if isinstance(r.get(key), float) and not math.isnan(r[key]):
-            return f"{f(r[key], '+.2f')} [{f(r[key + '_lo'], '+.2f')}, {f(r[key + '_hi'], '+.2f')}]"
-        return "–"
+        v, lo, hi = r.get(key), r.get(key + "_lo"), r.get(key + "_hi")
+        if not isinstance(v, float) or math.isnan(v):
+            return "–"
+        off = not (lo <= v <= hi) if not (math.isnan(lo) or math.isnan(hi)) else False
+        flagged.append(off)
+        return f"{f(v, '+.2f')} [{f(lo, '+.2f')}, {f(hi, '+.2f')}]" + (" †" if off else "")
 
     lines = [
         "| n% | fine-tuning topic T | neurons inhibited | s_plain(T,T) | s_inhibit(T,T) | retention [95% CI] | CTG plain | CTG InhibitFT | reduction [95% CI] |",
@@ -203,11 +235,16 @@ def markdown_table(table) -> str:
             lines.append(f"| {r['inhibit_top']:g} | {r['topic']} | 0 | | | | | | {r['note']} |")
             continue
         lines.append(
-            f"| {r['inhibit_top']:g} | {'**all (pooled)**' if r['topic'] == 'all' else r['topic']} | {int(r['n_neurons'])} | "
+            f"| {r['inhibit_top']:g} | {'**all (pooled)**' if r['topic'] == 'all' else r['topic']} | "
+            f"{('Σ ' if r['topic'] == 'all' else '') + str(int(r['n_neurons']))} | "
             f"{f(r['in_topic_plain'])} | {f(r['in_topic_inhibit'])} | {ci(r, 'retention')} | "
             f"{f(r['ctg_plain'], '.3f')} | {f(r['ctg_inhibit'], '.3f')} | {ci(r, 'reduction')} |"
         )
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    if any(flagged):
+        text += ("\n† the bootstrap interval excludes its own point estimate: the statistic is dominated by "
+                 "resampling noise (e.g. |s| of shifts near zero), so read the point estimate as not distinguishable from noise.\n")
+    return text
 
 
 # ---- the pipeline --------------------------------------------------------------------------------------
@@ -215,6 +252,7 @@ def run_study(cfg: StudyConfig, out: str | Path, log: Callable[[str], None] | No
     """Run (or continue) the whole study in ``out``; returns the study summary written to study.json."""
     from .. import models
     from ..backends.hf import LocalBackend
+    from ..evaluate import adapter_hash
     from ..runs import atomic_write
     from .contrast import NeuronFile, file_sha256
     from .figures import neurons_per_layer, shift_heatmaps
@@ -253,12 +291,18 @@ def run_study(cfg: StudyConfig, out: str | Path, log: Callable[[str], None] | No
     if missing:
         raise PolistanceError(f"no held-out localisation prompts for topics {missing} in {IDEOLOGY_DATA}")
     prompts = {t: prompts_all[t] for t in cfg.topics}
-    log(f"localising {cfg.site} neurons: {len(plain_dirs)} adapters x {len(prompts)} topics x {len(prompts[cfg.topics[0]])} prompts")
-    nf = localize(backend, plain_dirs, prompts, cfg.site, top_k=min(cfg.inhibit_top),
-                  prompt_source={"file": str(IDEOLOGY_DATA), "sha256": file_sha256(IDEOLOGY_DATA),
-                                 "split": "held-out (ids i41-i48)"},
-                  adapter_topics={plain_name(T): T for T in cfg.topics})
-    neurons_path = nf.save(out / "neurons.json")
+    neurons_path = out / "neurons.json"
+    wanted = {name: adapter_hash(d) for name, d in plain_dirs.items()}
+    nf = _reusable_neurons(neurons_path, cfg, wanted)
+    if nf is not None:
+        log(f"reusing {neurons_path} (same adapters, site and topics)")
+    else:
+        log(f"localising {cfg.site} neurons: {len(plain_dirs)} adapters x {len(prompts)} topics x {len(prompts[cfg.topics[0]])} prompts")
+        nf = localize(backend, plain_dirs, prompts, cfg.site, top_k=min(cfg.inhibit_top),
+                      prompt_source={"file": str(IDEOLOGY_DATA), "sha256": file_sha256(IDEOLOGY_DATA),
+                                     "split": "held-out (ids i41-i48)"},
+                      adapter_topics={plain_name(T): T for T in cfg.topics})
+        nf.save(neurons_path)
     nf = NeuronFile.load(neurons_path)
     neurons_per_layer(nf, out / "neurons_per_layer.png", percent=5.0 if 5.0 in cfg.inhibit_top else cfg.inhibit_top[0])
     phase("localize", t0)
@@ -313,6 +357,11 @@ def run_study(cfg: StudyConfig, out: str | Path, log: Callable[[str], None] | No
         general_neurons={f"{n:g}": {T: n_neurons[(n, T)] for T in cfg.topics} for n in cfg.inhibit_top},
         table=str(out / "table.md"),
     )
+    # every session (first run, continuations) keeps its own timings: a continuation that reused
+    # everything must not hide how long the work took
+    summary["sessions"] = _previous_sessions(out / "study.json") + [
+        {k: summary[k] for k in ("torch_threads", "load_start", "load_end", "phases", "total_seconds")}
+    ]
     atomic_write(out / "study.json", json.dumps(summary, indent=2, default=str) + "\n")
     summary["markdown"] = md
     summary["markdown_agreement"] = markdown_table(table_e)

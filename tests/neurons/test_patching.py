@@ -83,3 +83,7 @@ def test_patching_table_rows(backend, mlp_adapter_dir):
     assert np.allclose(gen["fraction"].dropna(), 1.0, atol=1e-3)  # all neurons = the whole shift
     spec_crime = table[(table["set"] == "specific") & (table["topic"] == "crime_and_guns")].iloc[0]
     assert spec_crime["n_neurons"] == 0 and spec_crime["patched_shift"] == 0.0
+    agree = patching_table(backend, "T", forms, sets, "mlp_out", seed=0, value="expected")
+    gen = agree[agree["set"] == "general"]
+    assert (gen["measure"] == "expected").all() and np.allclose(gen["fraction"], 1.0, atol=1e-3)
+    assert not np.allclose(gen["adapter_shift"], table[table["set"] == "general"]["adapter_shift"])

@@ -87,3 +87,16 @@ def test_adapter_names_have_no_dots():
     from polistance_plugins.neurons.study import inhibit_name
 
     assert inhibit_name("science", 0.5) == "inhibit0p5-science" and inhibit_name("science", 5.0) == "inhibit5-science"
+
+
+def test_markdown_table_flags_intervals_that_miss_their_estimate():
+    from polistance_plugins.neurons.study import markdown_table
+
+    base = {"inhibit_top": 5.0, "n_neurons": 10, "note": "", "in_topic_plain": 0.5, "in_topic_inhibit": 0.4,
+            "ctg_plain": 0.2, "ctg_inhibit": 0.1, "retention": 0.8, "retention_lo": 0.7, "retention_hi": 0.9}
+    good = dict(base, topic="a", reduction=0.5, reduction_lo=0.4, reduction_hi=0.6)
+    bad = dict(base, topic="b", reduction=0.05, reduction_lo=0.1, reduction_hi=0.2)
+    text = markdown_table(pd.DataFrame([good]))
+    assert "†" not in text and "+0.50 [+0.40, +0.60]" in text
+    text = markdown_table(pd.DataFrame([good, bad]))
+    assert "+0.05 [+0.10, +0.20] †" in text and "dominated by" in text
