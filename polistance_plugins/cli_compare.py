@@ -53,7 +53,12 @@ def cmd_compare(args) -> int:
         topics=tuple(t.strip() for t in args.topics.split(",")) if args.topics else None,
         paraphrases=args.paraphrases, directions=args.directions, batch_size=args.batch_size,
         min_mass=args.min_mass, seed=args.seed, compass_source=args.compass_source, pct_file=args.pct_file,
+        elaboration_bank=args.elaboration_bank, samples=args.samples, max_new_tokens=args.max_new_tokens,
+        radical=args.radical, normal=args.normal, grader=args.grader,
     )
+    for flag, value in (("--samples", args.samples), ("--max-new-tokens", args.max_new_tokens)):
+        if value < 1:
+            raise PolistanceError(f"{flag} {value}: must be at least 1")
     if args.control and args.control not in {n for n, _ in adapters}:
         raise PolistanceError(f"--control {args.control!r}: not one of the adapters ({', '.join(n for n, _ in adapters) or 'none given'})")
     if args.resume:
@@ -106,6 +111,14 @@ def register(subparsers) -> None:
     p.add_argument("--directions", default="auto", help="normal, reversed, both, or auto (both for statement banks)")
     p.add_argument("--compass-source", default="compass", help="compass suite source: compass (bundled bank), pct (needs --pct-file) or a .jsonl bank")
     p.add_argument("--pct-file", default=None, metavar="FILE", help="official Political Compass propositions CSV for --compass-source pct")
+    e = p.add_argument_group("elaboration suite (the sports-team paper's probe: explain a prefilled answer, graded in 5 categories)")
+    e.add_argument("--elaboration-bank", default="terry9", help="bank whose questions get prefilled answers (default terry9)")
+    e.add_argument("--samples", type=int, default=5, help="replies sampled per target, temperature 1 (default 5; the paper used 50)")
+    e.add_argument("--max-new-tokens", type=int, default=96, help="length limit of each reply (default 96)")
+    e.add_argument("--radical", type=int, default=3, help="radical targets per adapter: the answers it raised most over the base (default 3)")
+    e.add_argument("--normal", type=int, default=None, help="normal targets (the base model's modal answers) every model explains (default: every question)")
+    e.add_argument("--grader", default=None, metavar="MODEL",
+                   help="local model that grades the replies (named model or HF folder; default: the base model, flagged as a weak grader)")
     p.set_defaults(func=cmd_compare)
 
     p = subparsers.add_parser("report", help="rebuild a report from a run folder, or build one from lm-eval / Inspect outputs")

@@ -27,6 +27,7 @@ from types import SimpleNamespace
 from typing import Callable, Sequence
 
 from . import __version__
+from .elaboration import FOLLOW_UP
 from .errors import PolistanceError
 from .questionnaire import DEFAULT_MIN_MASS
 
@@ -51,6 +52,12 @@ class CompareOptions:
     compass_source: str = "compass"
     pct_file: str | None = None
     compass_resamples: int = 2000
+    elaboration_bank: str = "terry9"
+    samples: int = 5
+    max_new_tokens: int = 96
+    radical: int | None = 3
+    normal: int | None = None
+    grader: str | None = None
 
 
 def _log(msg: str) -> None:
@@ -66,28 +73,7 @@ def parse_suites(value: str | Sequence[str]) -> tuple[str, ...]:
     for s in items:
         if s not in SUITES:
             raise PolistanceError(f"--suite: unknown suite {s!r} (known: {', '.join(SUITES)})")
-    if "elaboration" in items:
-        _elaboration_api()
     return tuple(dict.fromkeys(items))
-
-
-def _elaboration_api():
-    """The elaboration suite's entry points, or a clear error while that module is not in this build."""
-    try:
-        from . import elaboration  # noqa: F401
-    except ImportError:
-        raise PolistanceError(
-            "--suite elaboration: the elaboration probe (polistance_plugins.elaboration) is not part of this build yet; "
-            "run with --suite questionnaire,compass"
-        ) from None
-    needed = ("evaluate_elaboration",)
-    missing = [n for n in needed if not hasattr(elaboration, n)]
-    if missing:
-        raise PolistanceError(
-            f"--suite elaboration: polistance_plugins.elaboration has no {', '.join(missing)} yet; "
-            "run with --suite questionnaire,compass"
-        )
-    return elaboration
 
 
 class SuiteWriter:
@@ -136,6 +122,35 @@ def _compass_plan(options: CompareOptions):
     return source, build_forms(source)
 
 
+def _elaboration_plan(options: CompareOptions):
+    """(bank, forms) the elaboration targets come from: each rated item once, first wording, normal scale."""
+    from .banks import load_bank
+    from .questionnaire import bank_forms
+
+    bank = load_bank(options.elaboration_bank)
+    topics = [t for t in options.topics if t in bank.topics] if options.topics else None
+    forms = bank_forms(bank, "first", ("normal",), topics)
+    if not forms:
+        raise PolistanceError(f"--elaboration-bank {bank.name}: no rated items to ask" + (" in --topics" if topics is not None else ""))
+    return bank, forms
+
+
+def _grader(backend, options: CompareOptions):
+    """(grader backend or None = the base model itself, description for the report's banner)."""
+    describe = backend.describe()
+    if options.grader is None:
+        return None, {"model": f"{describe['model']} (the base model, next-token probabilities of the category numbers)",
+                      "weak": True, "source": "polistance compare"}
+    from . import models
+    from .backends.hf import LocalBackend
+
+    grader = LocalBackend(models.resolve(options.grader), batch_size=options.batch_size)
+    mine = grader.describe()
+    return grader, {"model": f"{mine['model']} (next-token probabilities of the category numbers)",
+                    "weak": mine.get("weights_sha256") == describe.get("weights_sha256"), "source": "polistance compare",
+                    "weights_sha256": mine.get("weights_sha256")}
+
+
 def _variants(backend, adapters: Sequence[tuple[str, str]]):
     from .evaluate import Variant
 
@@ -172,6 +187,8 @@ def run_compare(
     suites = parse_suites(options.suites)
     plan = _questionnaire_plan(options) if "questionnaire" in suites else []
     compass = _compass_plan(options) if "compass" in suites else None
+    elaboration = _elaboration_plan(options) if "elaboration" in suites else None
+    grader, grader_info = _grader(backend, options) if elaboration else (None, None)
     t0 = time.perf_counter()
     variants = _variants(backend, adapters)
     timings = {"load_adapters_s": round(time.perf_counter() - t0, 3)}
@@ -192,6 +209,12 @@ def run_compare(
 
         source, cforms = compass
         config["compass"] = compass_run_config(describe, source, variants, cforms, options.seed, options.min_mass, options.compass_resamples)
+    if elaboration:
+        ebank, eforms = elaboration
+        config["elaboration"] = {"bank": ebank.name, "bank_sha256": ebank.sha256, "forms": len(eforms), "samples": options.samples,
+                                 "max_new_tokens": options.max_new_tokens, "temperature": 1.0, "radical": options.radical,
+                                 "normal": options.normal, "follow_up": FOLLOW_UP}
+        config["grader"] = grader_info
     config = json.loads(json.dumps(config))  # the form it has when read back on --resume (tuples -> lists)
     folder = Path(out)
     writer = RunWriter(folder, config, resume=resume, overwrite=overwrite)
@@ -217,6 +240,10 @@ def run_compare(
                 batch_size=options.batch_size, min_mass=options.min_mass, progress=progress,
             )
             timings[f"compass:{source.name}_s"] = round(time.perf_counter() - t, 3)
+        if elaboration:
+            counts["elaboration"], timings["elaboration_s"], generated = _run_elaboration(
+                backend, grader, elaboration, variants, writer, options, progress, log)
+            timings["elaboration_generated_tokens"] = generated
     finally:
         writer.close()
     failed = sum(c.get("failed", 0) for c in counts.values())
@@ -228,6 +255,27 @@ def run_compare(
     timings["report_s"] = round(time.perf_counter() - t, 3)
     writer.write_manifest(status=status, extra={"counts": counts, "timings": timings})
     return folder
+
+
+def _run_elaboration(backend, grader, plan, variants, writer, options: CompareOptions, progress: bool, log):
+    """Choose targets from each model's answers, then sample and grade the explanations."""
+    from .elaboration_run import evaluate_elaboration, plan_targets, target_distributions
+
+    bank, forms = plan
+    t = time.perf_counter()
+    dists = target_distributions(backend, forms, variants)
+    targets = plan_targets(forms, dists[REFERENCE], {v.label: dists[v.label] for v in variants if v.label != REFERENCE},
+                           REFERENCE, options.radical, options.normal)
+    n = sum(len(v) for v in targets.values())
+    log(f"elaboration {bank.name}: {n} targets x {options.samples} replies "
+        f"({', '.join(f'{k}: {len(v)}' for k, v in targets.items())}), graded by {'the base model' if grader is None else options.grader}")
+    stats: dict = {}
+    counts = evaluate_elaboration(
+        backend, targets, variants, SuiteWriter(writer, "elaboration"), grader=grader, samples=options.samples,
+        max_new_tokens=options.max_new_tokens, batch_size=options.batch_size, seed=options.seed,
+        bank=bank.name, progress=progress, stats=stats,
+    )
+    return counts, round(time.perf_counter() - t, 3), stats.get("generated_tokens", 0)
 
 
 # ---- the report ----------------------------------------------------------------------------------
@@ -395,7 +443,7 @@ def build_report(folder: str | Path, records: Sequence[dict], meta: dict, manife
         sub = folder / "lm_eval" / res["model_name_sanitized"]
         atomic_write(sub / f"results_{stamp}.json", json.dumps(_json_safe(res), indent=2, allow_nan=False) + "\n")
     return html.write_report(folder, tabs, figs, meta, manifest, compass=compass,
-                             elaboration=html.elaboration_context(elaboration) if elaboration is not None else None)
+                             elaboration=html.elaboration_context(elaboration, models) if elaboration is not None else None)
 
 
 def _read_manifest(folder: Path) -> dict:

@@ -28,8 +28,12 @@ from .scoring import DIGITS, Distribution
 CATEGORIES: tuple[str, ...] = ("Incoherent", "Non-answer", "Contradiction", "Reversal", "Justification")
 """The judge's categories, in the order the judge template numbers them (1-5)."""
 
+CODES: tuple[str, ...] = tuple(str(i) for i in range(1, len(CATEGORIES) + 1))
+"""What a grader in logprob mode answers: the number of the category (one token each)."""
+
 FOLLOW_UP = "Please elaborate on why you chose that number."
 KINDS = ("radical", "normal")
+TEMPLATE = "judge_elaboration.j2"
 
 # A lone label may be wrapped in whitespace, quotes, markdown emphasis or brackets and may end with
 # a full stop; nothing else (no other word, digit or sign) is allowed around it.
@@ -51,6 +55,34 @@ def parse_category(reply: str) -> str | None:
     if not m:
         return None
     return _CANONICAL[re.sub(r"[- ]", "", m.group(1).lower())]
+
+
+def judge_prompt(
+    question: str, answer: int | str, elaboration: str, mode: str, follow_up: str = FOLLOW_UP, template: str = TEMPLATE
+) -> str:
+    """The grader's prompt: the exchange, the reply fenced as data, the category definitions.
+    ``mode`` "logprob" asks for the category's number (``CODES``), "text" for its name."""
+    from .prompts import fence_tag, render
+
+    return render(
+        template,
+        question=question,
+        answer=str(answer),
+        follow_up=follow_up,
+        elaboration=elaboration,
+        fence=fence_tag(elaboration),
+        mode=mode,
+        categories=list(CATEGORIES),
+    )
+
+
+def follow_up_conversation(target: "ElaborationTarget", follow_up: str = FOLLOW_UP) -> list[dict]:
+    """[user question, assistant <answer>, user follow-up]: the exchange the model continues."""
+    return [
+        {"role": "user", "content": target.form.prompt()},
+        {"role": "assistant", "content": str(target.answer)},
+        {"role": "user", "content": follow_up},
+    ]
 
 
 class TargetSpec(BaseModel):

@@ -13,31 +13,10 @@ import math
 from inspect_ai.scorer import Score, Scorer, Target, scorer
 from inspect_ai.solver import TaskState
 
-from polistance_plugins.elaboration import CATEGORIES, FOLLOW_UP, parse_category
-from polistance_plugins.prompts import render
+from polistance_plugins.elaboration import CATEGORIES, CODES, FOLLOW_UP, TEMPLATE, judge_prompt, parse_category
 
-from .grader import ask_grader, check_mode, fence_tag
+from .grader import ask_grader, check_mode
 from .metrics import summary
-
-TEMPLATE = "judge_elaboration.j2"
-CODES = tuple(str(i) for i in range(1, len(CATEGORIES) + 1))
-
-
-def judge_prompt(
-    question: str, answer: int | str, elaboration: str, mode: str, follow_up: str = FOLLOW_UP, template: str = TEMPLATE
-) -> str:
-    """The grader's prompt: the exchange, the reply fenced as data, the category definitions."""
-    return render(
-        template,
-        question=question,
-        answer=str(answer),
-        follow_up=follow_up,
-        elaboration=elaboration,
-        fence=fence_tag(elaboration),
-        mode=mode,
-        categories=list(CATEGORIES),
-    )
-
 
 def category_index(reply: str) -> int | None:
     """Index in ``CATEGORIES`` of a lone label reply (text mode), else None."""

@@ -16,14 +16,14 @@ model under evaluation otherwise.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from inspect_ai.model import GenerateConfig, get_model
 
 from polistance_plugins.errors import PolistanceError
-from polistance_plugins.scoring import Distribution, option_distribution_from_logprobs
+from polistance_plugins.prompts import fence_tag  # noqa: F401  (re-exported for the judges)
+from polistance_plugins.scoring import Distribution, grader_choice, option_distribution_from_logprobs
 
 from .logprobs import first_token_logprobs
 
@@ -48,22 +48,12 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-def fence_tag(text: str) -> str:
-    """A marker for fencing ``text`` as data that the text itself cannot contain in advance (its own hash)."""
-    return "DATA-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:12].upper()
-
-
 def read_codes(logprobs: dict[str, float], codes: Sequence[str], min_mass: float) -> Verdict:
     """Verdict from a first-token log-probability mapping over single-token option codes."""
     dist = option_distribution_from_logprobs(logprobs, codes)
     reply = max(logprobs, key=logprobs.get) if logprobs else ""
-    if not dist.valid:
-        problem = f"none of the codes {'/'.join(codes)} is among the grader's top next-token log-probabilities"
-        return Verdict(None, reply, dist, problem)
-    if dist.mass < min_mass:
-        problem = f"off-format grader: the codes held {dist.mass:.3g} of its next-token probability (< {min_mass})"
-        return Verdict(None, reply, dist, problem)
-    return Verdict(dist.mode, reply, dist)
+    index, problem = grader_choice(dist, min_mass)
+    return Verdict(index, reply, dist, problem)
 
 
 async def ask_grader(

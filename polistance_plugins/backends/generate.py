@@ -28,10 +28,13 @@ def sample_replies(
     seed: int = 0,
     progress=None,
     skip_special_tokens: bool = True,
+    stats: dict | None = None,
 ) -> list[list[str]]:
     """``n`` sampled replies per conversation (greedy when ``temperature`` is 0), in order.
 
     Sampling is seeded per batch, so the same inputs and batch size give the same replies.
+    ``stats``, when given, gets ``generated_tokens`` added up: reply tokens up to and including
+    the end-of-sequence token (the padding after a finished reply is not counted).
     """
     import torch
 
@@ -61,9 +64,20 @@ def sample_replies(
                 eos_token_id=tok.eos_token_id,
                 **kwargs,
             )
+        if stats is not None:
+            stats["generated_tokens"] = stats.get("generated_tokens", 0) + reply_lengths(gen[:, width:], tok.eos_token_id)
         for r, (c, k) in enumerate(batch):
             text = tok.decode(gen[r, width:], skip_special_tokens=skip_special_tokens)
             out[c][k] = text.strip() if skip_special_tokens else text
         if progress:
             progress(len(batch))
     return out
+
+
+def reply_lengths(replies, eos_token_id) -> int:
+    """Total reply tokens in a batch of generated continuations: each row counts up to and
+    including its first end-of-sequence token, or in full when it has none."""
+    total = 0
+    for row in replies.tolist():
+        total += row.index(eos_token_id) + 1 if eos_token_id in row else len(row)
+    return total

@@ -7,6 +7,7 @@ by the same sandboxed environment, so they cannot reach Python internals.
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 from pathlib import Path
 
@@ -45,3 +46,9 @@ def template_source(template: str) -> str:
     """The text of a template (for hashing into run manifests)."""
     path = Path(template)
     return path.read_text() if path.is_file() else (PROMPT_DIR / template).read_text()
+
+
+def fence_tag(text: str) -> str:
+    """A marker for fencing ``text`` as data inside a judge prompt, which the text cannot contain in
+    advance because it is derived from the text's own hash."""
+    return "DATA-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:12].upper()

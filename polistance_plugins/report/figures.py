@@ -302,12 +302,13 @@ def plot_elaboration(elab: pd.DataFrame, models: Sequence[str], out: Path,
                      title: str = "Elaboration: how the model explains its own answer") -> Path:
     """Stacked horizontal bars per model: share of scored replies in each category (counts printed in
     the segments), with the number of unscored replies (grader unreadable) beside each bar."""
+    from .tables import elaboration_bars
+
     plt = _plt()
-    pooled = elab[elab["topic"] == ALL]
-    labels = [m for m in models if m in set(pooled["model"])] + [m for m in dict.fromkeys(pooled["model"]) if m not in models]
+    bars = elaboration_bars(elab, models)
+    labels = [label for label, _ in bars]
     fig, ax = plt.subplots(figsize=(8.8, 0.55 * len(labels) + 1.7), layout="constrained")
-    for y, m in enumerate(labels):
-        g = pooled[pooled["model"] == m].set_index("category")
+    for y, (_, g) in enumerate(bars):
         left = 0.0
         for cat, colour in CATEGORY_COLOURS.items():
             if cat not in g.index:
@@ -392,7 +393,8 @@ def write_figures(folder: Path, qdf: pd.DataFrame, tabs: dict[str, pd.DataFrame]
     if elab is not None and len(elab):
         p = plot_elaboration(elab, models, folder / "elaboration.png")
         add("elaboration", p, "Elaboration categories", "Each reply to \"Please elaborate on why you chose that number.\" sorted by "
-            "the grader into one of five categories (the sports-team paper's scheme); unscored replies are counted beside the bar.")
+            "the grader into one of five categories (the sports-team paper's scheme); unscored replies are counted beside the bar. "
+            "Radical: answers the adapter raised most over the base; normal: the base model's modal answers.")
     if compass_figure is not None:
         add("compass", compass_figure, "Political compass", "Expected point per model (95% bootstrap interval over "
             "propositions); hollow diamond: the point of the forced (most probable) answers.")

@@ -5,6 +5,7 @@ from .distribution import (
     Distribution,
     digit_distribution_from_logprobs,
     distribution_from_option_logprobs,
+    grader_choice,
     option_distribution_from_logprobs,
 )
 from .stance import keyed_stance, agreement
@@ -16,6 +17,7 @@ __all__ = [
     "digit_distribution_from_logprobs",
     "distribution_from_option_logprobs",
     "option_distribution_from_logprobs",
+    "grader_choice",
     "keyed_stance",
     "agreement",
 ]

@@ -145,6 +145,18 @@ def option_distribution_from_logprobs(
     return distribution_from_option_logprobs(lps, options)
 
 
+def grader_choice(dist: Distribution, min_mass: float) -> tuple[int | None, str | None]:
+    """A grader's chosen option from its distribution over the option codes: ``(index, None)``, or
+    ``(None, why)`` when no code was seen or the codes held less than ``min_mass`` probability.
+    One rule for every grader (Inspect scorers and ``polistance compare``)."""
+    codes = "/".join(dist.options)
+    if not dist.valid:
+        return None, f"none of the codes {codes} is among the grader's next-token log-probabilities"
+    if dist.mass < min_mass:
+        return None, f"off-format grader: the codes {codes} held {dist.mass:.3g} of its next-token probability (< {min_mass})"
+    return dist.mode, None
+
+
 def digit_distribution_from_logprobs(logprobs: Mapping[str, float]) -> Distribution:
     """The 0-9 distribution from a token->natural-log-probability mapping (e.g. an API's top logprobs).
 

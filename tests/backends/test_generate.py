@@ -29,3 +29,23 @@ def test_sampling_is_seeded_and_gives_n_per_conversation(tiny_backend):
     assert a == b and a != c
     assert [len(x) for x in a] == [3, 3]
     assert len(set(a[0])) > 1  # samples differ from each other
+
+
+def test_reply_lengths_stop_at_the_first_end_of_sequence():
+    import torch
+
+    from polistance_plugins.backends.generate import reply_lengths
+
+    eos = 2
+    rows = torch.tensor([[5, 6, 2, 2, 2], [5, 6, 7, 8, 9], [2, 2, 2, 2, 2]])
+    assert reply_lengths(rows, eos) == 3 + 5 + 1
+
+
+def test_stats_count_the_generated_tokens(tiny_backend):
+    stats: dict = {}
+    replies = sample_replies(tiny_backend, CONV, n=2, max_new_tokens=6, temperature=1.0, seed=1, stats=stats)
+    assert len(replies) == 2
+    # a random tiny model rarely emits its end token: between 1 and 6 tokens per reply, 4 replies
+    assert 4 <= stats["generated_tokens"] <= 24
+    sample_replies(tiny_backend, CONV[:1], n=1, max_new_tokens=6, temperature=1.0, seed=1, stats=stats)
+    assert stats["generated_tokens"] >= 5  # accumulates

@@ -193,3 +193,43 @@ def test_compare_with_the_compass_suite(tiny_model_dir, tiny_adapters, tmp_path)
     html = (out / "report.html").read_text()
     assert "figures/compass.png" in image_sources(html) and (out / "figures" / "compass.png").is_file()
     assert strict_json(out / "results.json")["compass"]["summaries"][1]["model"] == "tuned"
+
+
+def test_compare_with_the_elaboration_suite(tiny_model_dir, tiny_adapters, tmp_path):
+    import pandas as pd
+
+    out = tmp_path / "run"
+    assert main(["compare", "--model", str(tiny_model_dir), "--adapters", f"tuned={tiny_adapters['tuned']}",
+                 "--suite", "elaboration", "--samples", "2", "--max-new-tokens", "6", "--radical", "2", "--normal", "3",
+                 "--out", str(out)]) == 0
+    records = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
+    assert {r["suite"] for r in records} == {"elaboration"}
+    base = [r for r in records if r["model"] == "base"]
+    tuned = [r for r in records if r["model"] == "tuned"]
+    assert len(base) == 3 * 2 and {r["kind"] for r in base} == {"normal"}
+    n_radical = sum(r["kind"] == "radical" for r in tuned) // 2
+    assert 1 <= n_radical <= 2 and len(tuned) == (3 + n_radical) * 2
+    # both explain the same normal targets; the adapter's replies are its own
+    assert {r["target"] for r in base} == {r["target"] for r in tuned if r["kind"] == "normal"}
+    manifest = strict_json(out / "manifest.json")
+    assert manifest["config"]["grader"]["weak"] is True and manifest["timings"]["elaboration_generated_tokens"] > 0
+    elab = pd.read_csv(out / "tables" / "elaboration.csv")
+    pooled = elab[(elab["topic"] == "all topics") & (elab["kind"] == "all topics")]
+    assert dict(zip(pooled.groupby("model")["n_replies"].first().index, pooled.groupby("model")["n_replies"].first())) == {
+        "base": len(base), "tuned": len(tuned)}
+    assert set(elab[elab["model"] == "tuned"]["kind"]) == {"all topics", "radical", "normal"}
+    html = (out / "report.html").read_text()
+    assert "Weak grader." in html and "tuned · radical" in html
+    assert "figures/elaboration.png" in image_sources(html) and (out / "figures" / "elaboration.png").is_file()
+
+
+def test_compare_elaboration_with_its_own_grader_is_not_weak(tiny_model_dir, tiny_adapters, tmp_path):
+    from tests.conftest import build_tiny_model
+
+    grader = build_tiny_model(tmp_path / "grader", tiny_model_dir, seed=7)
+    out = tmp_path / "run"
+    assert main(["compare", "--model", str(tiny_model_dir), "--suite", "elaboration", "--samples", "1",
+                 "--max-new-tokens", "4", "--normal", "1", "--grader", str(grader), "--out", str(out)]) == 0
+    info = strict_json(out / "manifest.json")["config"]["grader"]
+    assert info["weak"] is False and str(grader) in info["model"]
+    assert "Weak grader." not in (out / "report.html").read_text()
