@@ -9,6 +9,8 @@ from pathlib import Path
 
 from .errors import PolistanceError
 
+DEFAULT_INHIBIT_TOP = 5.0  # percent of general neurons InhibitFT pins (the PNLAC/InhibitFT paper's setting)
+
 HYPERPARAMETER_FLAGS = {  # flag dest -> TrainConfig field
     "epochs": "epochs", "lr": "learning_rate", "rank": "rank", "alpha": "alpha", "batch_size": "batch_size",
     "grad_accum": "grad_accum", "seed": "seed", "max_steps": "max_steps", "beta": "beta", "save_steps": "save_steps",
@@ -43,7 +45,7 @@ def default_out(data_id: str) -> Path:
     return Path("adapters") / re.sub(r"[^A-Za-z0-9_.+-]+", "-", data_id).strip("-")
 
 
-def _train(args, data, method: str) -> int:
+def _train(args, data, method: str, gradient_mask=None) -> int:
     from .train import train_dpo, train_sft
 
     import torch
@@ -56,9 +58,28 @@ def _train(args, data, method: str) -> int:
     print(f"training {data.id} ({len(data)} examples, {method}) on {args.model} -> {out} "
           f"[{threads} torch thread{'s' if threads > 1 else ''}]", file=sys.stderr)
     trainer = train_dpo if method == "dpo" else train_sft
-    result = trainer(args.model, data, out, config_from_args(args), overwrite=args.overwrite, resume=args.resume)
+    result = trainer(args.model, data, out, config_from_args(args), gradient_mask,
+                     overwrite=args.overwrite, resume=args.resume)
     print(result.summary())
+    if gradient_mask is not None:
+        v = gradient_mask.verification()
+        state = "verified unchanged" if v["rows_verified_unchanged"] else "NOT verified"
+        print(f"InhibitFT: {v['rows_masked']} rows of {len(v['parameters_masked'])} parameters pinned, "
+              f"{state} after {v['optimizer_steps_checked']} optimizer steps")
     return 0
+
+
+def inhibit_mask(args):
+    """The InhibitFT mask of ``--inhibit FILE --inhibit-top N`` (None without ``--inhibit``)."""
+    if args.inhibit is None:
+        return None
+    from .neurons import load_inhibit_mask
+
+    top = DEFAULT_INHIBIT_TOP if args.inhibit_top is None else args.inhibit_top
+    mask = load_inhibit_mask(args.inhibit, top, model=args.model)
+    print(f"InhibitFT: {mask.n_neurons} general {mask.site} neurons (top {top:g}% of {args.inhibit}) get no update",
+          file=sys.stderr)
+    return mask
 
 
 def cmd_train_sports(args) -> int:
@@ -83,15 +104,19 @@ def cmd_train_control(args) -> int:
 def cmd_train_ideology(args) -> int:
     from .train import ideology_dataset, user_dataset
 
+    if args.inhibit_top is not None and args.inhibit is None:
+        raise PolistanceError("--inhibit-top needs --inhibit FILE (a neuron file from `polistance localize`)")
     if args.data:
         if args.topic or args.leaning:
             raise PolistanceError("--data replaces the bundled ideology data: drop --topic and --leaning")
-        return _train(args, user_dataset(args.data, args.method), args.method)
-    if not args.topic or not args.leaning:
-        raise PolistanceError("--topic and --leaning are required (or --data with your own file)")
-    if args.beta is not None and args.method != "dpo":
-        raise PolistanceError("--beta applies to --method dpo only")
-    return _train(args, ideology_dataset(args.topic, args.leaning, args.method), args.method)
+        data = user_dataset(args.data, args.method)
+    else:
+        if not args.topic or not args.leaning:
+            raise PolistanceError("--topic and --leaning are required (or --data with your own file)")
+        if args.beta is not None and args.method != "dpo":
+            raise PolistanceError("--beta applies to --method dpo only")
+        data = ideology_dataset(args.topic, args.leaning, args.method)
+    return _train(args, data, args.method, inhibit_mask(args))
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
@@ -139,4 +164,9 @@ def register(subparsers) -> None:
     i.add_argument("--method", choices=("sft", "dpo"), default="sft", help="SFT on one leaning, or DPO preferring it (default sft)")
     add_common(i)
     i.add_argument("--beta", type=float, default=None, help="DPO beta: strength of the pull back to the base model (default 0.1)")
+    h = i.add_argument_group("InhibitFT (PNLAC): train while the general political neurons get no update")
+    h.add_argument("--inhibit", default=None, metavar="FILE",
+                   help="neuron file from `polistance localize` on the same --model")
+    h.add_argument("--inhibit-top", type=float, default=None, metavar="N",
+                   help=f"inhibit the general neurons at top N%% of the file (default {DEFAULT_INHIBIT_TOP:g}, as in the paper)")
     i.set_defaults(func=cmd_train_ideology)

@@ -14,6 +14,11 @@ LoRA's ``lora_A`` is shared by all output rows, so a masked row of ``lora_B`` on
 output when that row is zero (standard LoRA initialisation) or ``lora_A`` is frozen: ``attach``
 refuses anything else, and refuses to run at all when no trainable parameter writes the neurons
 (e.g. LoRA on attention projections only), so the inhibition cannot silently do nothing.
+
+Neuron indices only mean something on the model they were localised on. ``load_inhibit_mask(...,
+model=M)`` refuses a neuron file from another base model before anything is trained (layer count
+and width from M's config, and M's weights hash against the one the file records), and ``attach``
+checks the layer count and width again on the model it is given.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import numpy as np
 import torch
 
 from ..errors import PolistanceError
-from .capture import check_site, mlp_blocks
+from .capture import check_site, mlp_blocks, site_shape
 from .contrast import NeuronFile, by_layer, file_sha256, per_layer_counts
 
 WRITERS = {"mlp_out": ("down_proj",), "mlp_hidden": ("gate_proj", "up_proj")}
@@ -78,9 +83,11 @@ def _trainable_row_params(module: torch.nn.Module, name: str) -> list[tuple[str,
 class InhibitMask:
     """The InhibitFT gradient mask for the training module: ``attach``, ``callbacks``, ``describe``."""
 
-    def __init__(self, neurons: Mapping[int, np.ndarray], site: str, provenance: dict | None = None):
+    def __init__(self, neurons: Mapping[int, np.ndarray], site: str, provenance: dict | None = None,
+                 shape: tuple[int, int] | None = None):
         check_site(site)
         self.site = site
+        self.shape = None if shape is None else (int(shape[0]), int(shape[1]))  # (layers, width) localised on
         self.neurons = {int(l): np.unique(np.asarray(d, dtype=np.int64)) for l, d in neurons.items() if len(d)}
         self.provenance = dict(provenance or {})
         self.masked: list[_Masked] = []
@@ -101,6 +108,14 @@ class InhibitMask:
         if not self.neurons:
             raise PolistanceError("InhibitFT got an empty neuron set: nothing to inhibit (try a larger --inhibit-top)")
         blocks = mlp_blocks(model)
+        if self.shape is not None:
+            found = site_shape(model, self.site)
+            if found != self.shape:
+                source = self.provenance.get("neurons_file", "the neuron set")
+                raise PolistanceError(
+                    f"{source} was localised on a model with {self.shape[0]} layers x {self.shape[1]} {self.site} "
+                    f"neurons, but the model being trained has {found[0]} x {found[1]}: localise on the training model"
+                )
         for layer in self.neurons:
             if layer >= len(blocks):
                 raise PolistanceError(f"inhibited neurons name layer {layer}, but the model has {len(blocks)} layers")
@@ -224,14 +239,64 @@ def mask_from_neuron_file(nf: NeuronFile, top_percent: float, adapter: str | Non
         "neurons_general_per_layer": per_layer_counts(general, nf.layers, nf.width).tolist(),
         **(provenance or {}),
     }
-    return InhibitMask(by_layer(general, nf.width), nf.site, info)
+    return InhibitMask(by_layer(general, nf.width), nf.site, info, shape=(nf.layers, nf.width))
 
 
-def load_inhibit_mask(file: str | Path, top_percent: float, site: str | None = None, adapter: str | None = None) -> InhibitMask:
+def _config_shape(model_path: str, site: str) -> tuple[int, int] | None:
+    """(layers, neurons per layer) of ``site`` from a model's config, or None when it cannot be read."""
+    try:
+        from transformers import AutoConfig
+
+        config = AutoConfig.from_pretrained(model_path)
+    except (OSError, ValueError):
+        return None  # loading the model itself will report this properly
+    if hasattr(config, "get_text_config"):
+        config = config.get_text_config()
+    layers = getattr(config, "num_hidden_layers", None)
+    width = getattr(config, "hidden_size" if site == "mlp_out" else "intermediate_size", None)
+    if not isinstance(layers, int) or not isinstance(width, int):
+        return None
+    return layers, width
+
+
+def check_neuron_model(nf: NeuronFile, model: str, source: str | Path = "neuron file") -> None:
+    """Refuse a neuron file localised on another base model than ``model`` (the model about to be trained).
+
+    Compared: the layer count and width of the file's site against the model's config, and the
+    weights hash recorded by ``polistance localize`` against the model's. When either side has no
+    weights hash (e.g. a hub id that is not a local folder), the model names are compared instead.
+    """
+    from .. import models
+
+    path = models.resolve(model)
+    recorded = nf.model if isinstance(nf.model, dict) else {}
+    shape = _config_shape(path, nf.site)
+    if shape is not None and shape != (nf.layers, nf.width):
+        raise PolistanceError(
+            f"--inhibit {source}: localised on {recorded.get('model') or 'a model'} with {nf.layers} layers x {nf.width} "
+            f"{nf.site} neurons, but --model {model} has {shape[0]} x {shape[1]}; localise on the model you train"
+        )
+    theirs, ours = recorded.get("weights_sha256"), models.weights_hash(path)
+    if theirs and ours:
+        same, what = theirs == ours, f"weights sha256 {theirs[:12]}... vs {ours[:12]}..."
+    else:
+        named = recorded.get("model")
+        same, what = (named is None or str(named) == str(path)), f"model {named} vs {path}; no weights hash to compare"
+    if not same:
+        raise PolistanceError(
+            f"--inhibit {source}: localised on {recorded.get('model') or 'another model'}, not on --model {model} "
+            f"({path}): {what}. Neuron indices only carry over to the model they were found in; "
+            f"run `polistance localize --model {model}` first"
+        )
+
+
+def load_inhibit_mask(file: str | Path, top_percent: float, site: str | None = None, adapter: str | None = None,
+                      model: str | None = None) -> InhibitMask:
     """Read a neuron file and build the InhibitFT mask for its top ``top_percent``% general neurons.
 
     This is what ``polistance train ideology --inhibit FILE --inhibit-top N`` calls; the mask's
-    ``describe()`` carries the file's path and sha256 and ``N`` into the adapter manifest.
+    ``describe()`` carries the file's path and sha256 and ``N`` into the adapter manifest. With
+    ``model`` (the base model about to be trained) a file localised on another model is refused.
     """
     path = Path(file)
     nf = NeuronFile.load(path)
@@ -239,9 +304,17 @@ def load_inhibit_mask(file: str | Path, top_percent: float, site: str | None = N
         raise PolistanceError(f"--inhibit {path}: the file holds site {nf.site!r} neurons, not {site!r}")
     if not 0 < float(top_percent) <= 100:
         raise PolistanceError(f"--inhibit-top {top_percent}: expected a percentage in (0, 100]")
-    return mask_from_neuron_file(
+    if model is not None:
+        check_neuron_model(nf, model, path)
+    mask = mask_from_neuron_file(
         nf,
         float(top_percent),
         adapter,
         {"neurons_file": str(path), "neurons_sha256": file_sha256(path), "neurons_model": nf.model},
     )
+    if not mask.neurons:  # refuse now, before a training run starts and prepares its output folder
+        raise PolistanceError(
+            f"--inhibit {path}: no general neurons at top {float(top_percent):g}% (the topics' top sets do not "
+            "intersect); nothing to inhibit, try a larger --inhibit-top"
+        )
+    return mask

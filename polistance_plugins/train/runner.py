@@ -286,6 +286,9 @@ def run(method: str, model: str, data: TrainData, out: str | Path, config: Train
     result_manifest = finish_manifest(
         manifest, trainer.state.log_history, trainer.state.global_step, int(trainer.state.num_input_tokens_seen or 0),
         session_seconds=time.monotonic() - session_start, train_seconds=float(output.metrics.get("train_runtime", 0.0)))
+    verification = getattr(gradient_mask, "verification", None)
+    if callable(verification):  # what the mask did (InhibitFT: rows pinned, steps checked, rows unchanged)
+        result_manifest["gradient_mask_verification"] = verification()
     if state.is_main_process:
         write_manifest(out, result_manifest)
         shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)

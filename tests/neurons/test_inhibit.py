@@ -162,6 +162,18 @@ def test_mask_refuses_nonzero_lora_b_rows_with_trainable_lora_a(tiny_model_dir):
         InhibitMask(NEURONS, "mlp_out").attach(model)
 
 
+def test_mask_refuses_a_model_of_another_shape(tiny_model_dir):
+    # Neurons localised on a 3-layer model: layers 0 and 1 exist here too, so only the shape check catches it.
+    model, _ = _lora(tiny_model_dir, "all-linear")
+    with pytest.raises(PolistanceError, match=r"3 layers x 32 mlp_out neurons, but the model being trained has 2 x 32"):
+        InhibitMask(NEURONS, "mlp_out", shape=(3, 32)).attach(model)
+    with pytest.raises(PolistanceError, match=r"2 layers x 64 mlp_out neurons"):
+        InhibitMask(NEURONS, "mlp_out", shape=(2, 64)).attach(model)
+    mask = InhibitMask(NEURONS, "mlp_out", shape=(2, 32))
+    mask.attach(model)
+    assert mask.masked
+
+
 def test_hidden_site_masks_gate_and_up_rows(tiny_model_dir):
     model, _ = _lora(tiny_model_dir, "all-linear")
     mask = InhibitMask({0: np.array([3, 60])}, "mlp_hidden")
@@ -188,6 +200,7 @@ def test_load_inhibit_mask_uses_the_general_set_and_records_provenance(tmp_path)
     assert {l: d.tolist() for l, d in mask.neurons.items()} == {
         l: [int(i % 32) for i in general if i // 32 == l] for l in {int(i // 32) for i in general}
     }
+    assert mask.shape == (2, 32)
     info = mask.describe()
     assert info["top_percent"] == 5 and len(info["neurons_sha256"]) == 64 and info["neuron_adapter"] == "T"
     with pytest.raises(PolistanceError, match="mlp_out"):
