@@ -6,6 +6,7 @@ import argparse
 import math
 import os
 import sys
+import time
 from pathlib import Path
 
 from .errors import PolistanceError
@@ -190,22 +191,26 @@ def cmd_eval(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    """The main job until the comparison lands: embedded model on terry9 and topics."""
-    from . import models
-    from .backends.hf import LocalBackend
+    """The sports-team experiment end to end on the embedded model (see ``polistance_plugins.demo``)."""
+    from .cli_compare import print_overview
+    from .demo import run_demo
 
-    path = models.prepare(args.model if args.model in models.NAMED_MODELS else models.DEFAULT_MODEL,
-                          log=lambda m: print(m, file=sys.stderr))
-    backend = LocalBackend(str(path), batch_size=args.batch_size)
-    root = Path(args.runs_dir) / new_demo_id()
-    for bank in ("terry9", "topics"):
-        print(f"\n== {bank} ==", flush=True)
-        ns = argparse.Namespace(**{**vars(args), "bank": bank, "topics": None, "resume": None, "adapter": None,
-                                   "directions": "auto", "paraphrases": "all", "overwrite": False})
-        folder, _, summary, _ = run_questionnaire(ns, backend, bank, root / bank, quiet=(bank == "topics"))
-        print_summary(summary, f"per-topic stance of {args.model} on {bank}")
-    print(f"\nresults under {root}")
+    t0 = time.perf_counter()
+    out = Path(args.out) if args.out else Path(args.runs_dir) / new_demo_id()
+    result = run_demo(args.model, Path(args.adapters_dir), out, batch_size=args.batch_size)
+    print_overview(result["folder"])
+    times = result["times"]
+    print("\nadapters: " + ", ".join(f"{n} ({how})" for n, (_, how) in result["adapters"].items()))
+    print(f"time: prepare {times['prepare_s']:.0f} s, adapters {times['adapters_s'] / 60:.1f} min, "
+          f"compare {times['compare_s'] / 60:.1f} min, total {(time.perf_counter() - t0) / 60:.1f} min")
+    print(f"report: {result['report']}")
     return 0
+
+
+def models_default() -> str:
+    from .models import DEFAULT_MODEL
+
+    return DEFAULT_MODEL
 
 
 def new_demo_id() -> str:
@@ -283,8 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--directions", default="auto", help="normal, reversed, both, or auto (both for statement banks)")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("demo", help="the main job: embedded model on terry9 and topics")
-    add_model_args(p)
+    p = sub.add_parser("demo", help="the main job: train southern, coastal and control adapters on the embedded model and compare them with it in one report")
+    p.add_argument("--model", default=models_default(), help="named model to prepare and fine-tune (default the embedded model)")
+    p.add_argument("--runs-dir", default="runs", help="where run folders go (default ./runs)")
+    p.add_argument("--adapters-dir", default="adapters/demo", help="where the demo adapters are trained or reused (default adapters/demo)")
+    p.add_argument("--out", default=None, help="run folder of the comparison (default runs/demo-<time>)")
+    p.add_argument("--batch-size", type=int, default=16, help="prompts per forward pass (default 16)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("tasks-path", help="print the lm-eval --include_path folder")

@@ -39,7 +39,9 @@ def print_overview(folder: Path) -> None:
 
 
 def cmd_compare(args) -> int:
+    from .cli_compass import choice_list
     from .compare import CompareOptions, parse_suites, run_compare
+    from .compass import LABEL_STYLES, ORDERS
     from .runs import new_run_id
 
     suites = parse_suites(args.suite)
@@ -53,6 +55,8 @@ def cmd_compare(args) -> int:
         topics=tuple(t.strip() for t in args.topics.split(",")) if args.topics else None,
         paraphrases=args.paraphrases, directions=args.directions, batch_size=args.batch_size,
         min_mass=args.min_mass, seed=args.seed, compass_source=args.compass_source, pct_file=args.pct_file,
+        compass_paraphrases=args.compass_paraphrases, compass_orders=choice_list(args.compass_orders, ORDERS, "--compass-orders"),
+        compass_labels=choice_list(args.compass_labels, LABEL_STYLES, "--compass-labels"),
         elaboration_bank=args.elaboration_bank, samples=args.samples, max_new_tokens=args.max_new_tokens,
         radical=args.radical, normal=args.normal, grader=args.grader,
     )
@@ -111,6 +115,10 @@ def register(subparsers) -> None:
     p.add_argument("--directions", default="auto", help="normal, reversed, both, or auto (both for statement banks)")
     p.add_argument("--compass-source", default="compass", help="compass suite source: compass (bundled bank), pct (needs --pct-file) or a .jsonl bank")
     p.add_argument("--pct-file", default=None, metavar="FILE", help="official Political Compass propositions CSV for --compass-source pct")
+    p.add_argument("--compass-paraphrases", default="all", choices=["all", "first"], help="compass wordings to ask (default all)")
+    p.add_argument("--compass-orders", default="normal,reversed", help="compass option orders: normal, reversed or both (default both)")
+    p.add_argument("--compass-labels", default="numbers,words",
+                   help="compass label styles: numbers (one token per answer, ~5x cheaper), words, or both (default both)")
     e = p.add_argument_group("elaboration suite (the sports-team paper's probe: explain a prefilled answer, graded in 5 categories)")
     e.add_argument("--elaboration-bank", default="terry9", help="bank whose questions get prefilled answers (default terry9)")
     e.add_argument("--samples", type=int, default=5, help="replies sampled per target, temperature 1 (default 5; the paper used 50)")

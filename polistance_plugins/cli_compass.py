@@ -56,8 +56,8 @@ def cmd_compass(args) -> int:
     if args.n_resamples < 100:
         raise PolistanceError("--n-resamples: use at least 100 bootstrap resamples")
     source = load_source(args.source, args.pct_file)
-    orders = _choice_list(args.orders, ORDERS, "--orders")
-    labels = _choice_list(args.labels, LABEL_STYLES, "--labels")
+    orders = choice_list(args.orders, ORDERS, "--orders")
+    labels = choice_list(args.labels, LABEL_STYLES, "--labels")
     forms = build_forms(source, args.paraphrases, orders, labels)
     adapters = parse_adapters(args.adapter)
     backend = make_backend(args)
@@ -84,7 +84,7 @@ def cmd_compass(args) -> int:
     return 0
 
 
-def _choice_list(value: str, allowed: tuple[str, ...], flag: str) -> tuple[str, ...]:
+def choice_list(value: str, allowed: tuple[str, ...], flag: str) -> tuple[str, ...]:
     items = tuple(v.strip() for v in value.split(",") if v.strip())
     bad = [v for v in items if v not in allowed]
     if bad or not items:

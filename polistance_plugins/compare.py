@@ -52,6 +52,9 @@ class CompareOptions:
     compass_source: str = "compass"
     pct_file: str | None = None
     compass_resamples: int = 2000
+    compass_paraphrases: str = "all"
+    compass_orders: tuple[str, ...] = ("normal", "reversed")
+    compass_labels: tuple[str, ...] = ("numbers", "words")
     elaboration_bank: str = "terry9"
     samples: int = 5
     max_new_tokens: int = 96
@@ -119,7 +122,7 @@ def _compass_plan(options: CompareOptions):
     from .compass import build_forms, load_source
 
     source = load_source(options.compass_source, options.pct_file)
-    return source, build_forms(source)
+    return source, build_forms(source, options.compass_paraphrases, options.compass_orders, options.compass_labels)
 
 
 def _elaboration_plan(options: CompareOptions):

@@ -193,6 +193,14 @@ def test_compare_with_the_compass_suite(tiny_model_dir, tiny_adapters, tmp_path)
     html = (out / "report.html").read_text()
     assert "figures/compass.png" in image_sources(html) and (out / "figures" / "compass.png").is_file()
     assert strict_json(out / "results.json")["compass"]["summaries"][1]["model"] == "tuned"
+    small = tmp_path / "small"
+    assert main(["compare", "--model", str(tiny_model_dir), "--adapters", f"tuned={tiny_adapters['tuned']}",
+                 "--suite", "compass", "--compass-source", str(bank), "--compass-paraphrases", "first",
+                 "--compass-labels", "numbers", "--min-mass", "0", "--out", str(small)]) == 0
+    records = [json.loads(line) for line in (small / "items.jsonl").read_text().splitlines()]
+    assert len(records) == 2 * 4 * 1 * 2 * 1 and {r["labels"] for r in records} == {"numbers"}
+    assert main(["compare", "--model", str(tiny_model_dir), "--suite", "compass", "--compass-labels", "emoji",
+                 "--out", str(tmp_path / "bad")]) == 2
 
 
 def test_compare_with_the_elaboration_suite(tiny_model_dir, tiny_adapters, tmp_path):

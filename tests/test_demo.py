@@ -1,0 +1,53 @@
+"""`polistance demo` on the tiny model: trains the three adapters, reuses them when their manifests
+match, retrains when they do not, and ends with a report holding all three suites."""
+
+import dataclasses
+import json
+
+import pytest
+
+from polistance_plugins.demo import DEMO_ADAPTERS, DEMO_OPTIONS, ensure_adapters, run_demo, trained_here
+from polistance_plugins.train import TrainConfig
+
+FAST = TrainConfig(max_steps=1, batch_size=2)
+
+
+@pytest.fixture(scope="module")
+def adapters_root(tiny_model_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo-adapters")
+    made = ensure_adapters(str(tiny_model_dir), root, FAST, log=lambda m: None)
+    assert {n: how for n, (_, how) in made.items()} == {n: "trained" for n in DEMO_ADAPTERS}
+    return root
+
+
+def test_adapters_are_reused_only_when_their_manifest_matches(tiny_model_dir, adapters_root):
+    from polistance_plugins.demo import demo_dataset
+
+    model = str(tiny_model_dir)
+    before = {n: (adapters_root / n / "adapter_model.safetensors").read_bytes() for n in DEMO_ADAPTERS}
+    again = ensure_adapters(model, adapters_root, FAST, log=lambda m: None)
+    assert {how for _, how in again.values()} == {"reused"}
+    assert all((adapters_root / n / "adapter_model.safetensors").read_bytes() == before[n] for n in DEMO_ADAPTERS)
+    southern = adapters_root / "southern"
+    assert trained_here(southern, model, demo_dataset("southern"), FAST)
+    assert not trained_here(southern, model, demo_dataset("coastal"), FAST)            # other data
+    assert not trained_here(southern, model, demo_dataset("southern"), TrainConfig(max_steps=2, batch_size=2))
+    manifest = json.loads((southern / "polistance.json").read_text())
+    (southern / "polistance.json").write_text(json.dumps({**manifest, "status": "running"}))
+    assert not trained_here(southern, model, demo_dataset("southern"), FAST)           # unfinished run
+    redone = ensure_adapters(model, adapters_root, FAST, log=lambda m: None)
+    assert {n: how for n, (_, how) in redone.items()} == {"southern": "trained", "coastal": "reused", "control": "reused"}
+
+
+def test_demo_ends_with_a_report_of_all_three_suites(tiny_model_dir, adapters_root, tmp_path):
+    options = dataclasses.replace(DEMO_OPTIONS, banks=("terry9",), samples=1, max_new_tokens=4, normal=2, radical=1,
+                                  compass_resamples=50, min_mass=0.0)
+    result = run_demo(str(tiny_model_dir), adapters_root, tmp_path / "run", options=options, train_config=FAST, log=lambda m: None)
+    assert {how for _, how in result["adapters"].values()} == {"reused"}
+    records = [json.loads(line) for line in (result["folder"] / "items.jsonl").read_text().splitlines()]
+    assert {r["suite"] for r in records} == {"questionnaire", "compass", "elaboration"}
+    assert {r["model"] for r in records} == {"base", *DEMO_ADAPTERS}
+    config = json.loads((result["folder"] / "manifest.json").read_text())["config"]
+    assert config["control"] == "control" and config["grader"]["weak"] is True
+    html = result["report"].read_text()
+    assert "Weak grader." in html and all(f"figures/{f}.png" in html for f in ("compass", "elaboration"))
