@@ -642,20 +642,16 @@ def report_from_harness(
 
 
 def _records_from_inspect(dirs: Sequence[str], min_mass: float) -> list[tuple[dict, list[dict]]]:
-    """Per-form questionnaire records from Inspect questionnaire logs.
+    """Per-form questionnaire records from the Inspect questionnaire logs among ``dirs``.
 
-    Needs ``inspect_logs.records_from_logs(dirs, min_mass)`` (one (model info, records) pair per
-    run, records shaped like ``polistance eval``'s); until that exists, questionnaire logs are
-    skipped with a warning and only the elaboration logs enter the report.
+    ``inspect_logs.records_from_logs`` gives one (model info, records) pair per run, records shaped
+    like ``polistance eval``'s. Logs of tasks the report does not read (compass, ideology_score) are
+    skipped with a note on stderr; elaboration logs are read by ``_elaboration_section``.
     """
-    from . import inspect_logs
+    from .inspect_logs import records_from_logs
 
     table = _inspect_table(dirs)
-    questionnaire = sorted(set(table["task"]) - {t for t in table["task"] if str(t).endswith("elaboration")})
-    reader = getattr(inspect_logs, "records_from_logs", None)
-    if reader is not None:
-        return reader(dirs, min_mass=min_mass)
-    if questionnaire:
-        _log(f"--inspect-logs: skipped the logs of {', '.join(questionnaire)}: per-form records from Inspect logs need "
-             "polistance_plugins.inspect_logs.records_from_logs, not in this build; use the lm-eval outputs for the questionnaire")
-    return []
+    unread = sorted({str(t) for t in table["task"]} - {"questionnaire", "elaboration"})
+    if unread:
+        _log(f"--inspect-logs: the report does not read the logs of {', '.join(unread)}; skipped")
+    return records_from_logs(dirs, min_mass=min_mass)

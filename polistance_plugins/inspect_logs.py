@@ -10,6 +10,9 @@ row, taken from the matching ``n`` metric.
 The adapter is the ``adapter`` entry of the eval metadata when present (``inspect eval ...
 --metadata adapter=coastal``), else the folder name of ``-M model_path=DIR`` when DIR is a PEFT
 adapter folder, else None.
+
+``records_from_logs`` reads the samples of the questionnaire logs instead: one per-form record each,
+shaped like the records ``polistance eval`` writes, for ``polistance report --inspect-logs``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .errors import PolistanceError
+from .questionnaire import DEFAULT_MIN_MASS
 
 COLUMNS = ["model", "adapter", "task", "topic", "metric", "value", "n", "log"]
 
@@ -99,3 +103,140 @@ def logs_table(*paths: str | Path) -> "pd.DataFrame":  # noqa: F821
             continue
         rows.extend(log_rows(log, location))
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+
+# ---- per-form records of the questionnaire task --------------------------------------------------
+QUESTIONNAIRE_TASK = "questionnaire"
+
+
+def task_name(eval_spec) -> str:
+    """The task's own name without its package prefix (``polistance_plugins/questionnaire`` -> ``questionnaire``)."""
+    return eval_spec.task.split("/")[-1]
+
+
+def run_label(eval_spec) -> str:
+    """How a run is named in reports: its adapter (``adapter_label``), else the model name
+    (the same label ``report.tables.elaboration_from_logs`` gives elaboration logs)."""
+    return adapter_label(eval_spec) or eval_spec.model
+
+
+def _adapter_path(eval_spec) -> str | None:
+    """The PEFT adapter folder the run loaded (``-M model_path=DIR`` holding an adapter), else None."""
+    path = (eval_spec.model_args or {}).get("model_path")
+    return str(path) if path and (Path(path) / "adapter_config.json").is_file() else None
+
+
+def _pretrained(eval_spec, adapter: str | None) -> str:
+    """The base model of a run: the adapter's base, or ``model_path``, or the model name."""
+    import json
+
+    args = eval_spec.model_args or {}
+    if adapter:
+        try:
+            base = json.loads((Path(adapter) / "adapter_config.json").read_text()).get("base_model_name_or_path")
+        except (OSError, ValueError):
+            base = None
+        return str(base or args.get("tokenizer_path") or eval_spec.model)
+    return str(args.get("model_path") or eval_spec.model)
+
+
+def _bank_name(eval_spec) -> str:
+    """The bank a questionnaire run asked: the task's dataset name (the loaded bank's name), else its ``bank`` argument."""
+    name = eval_spec.dataset.name if eval_spec.dataset else None
+    return str(name or (eval_spec.task_args or {}).get("bank") or "terry9")
+
+
+def _location(f) -> str:
+    """A log's path (``list_eval_logs`` names local files ``file://...``)."""
+    from urllib.parse import unquote, urlparse
+
+    name = str(getattr(f, "name", f))
+    return unquote(urlparse(name).path) if name.startswith("file://") else name
+
+
+def questionnaire_records(log, location: str = "", min_mass: float = DEFAULT_MIN_MASS) -> tuple[dict, list[dict]]:
+    """(model info, records) of one questionnaire log read with its samples.
+
+    Each sample's digit distribution is rebuilt from what the scorer kept (the ``record`` in the score
+    metadata: probabilities, which digits were among the returned tokens, their raw mass) and scored
+    again with ``min_mass``, so the format-health threshold is the report's. ``method`` is ``topk``:
+    the digits come from the first token's top log-probabilities, and ``coverage`` says how many of
+    the ten were among them. A sample with no distribution (an error, or a provider that returned no
+    log-probabilities) becomes a ``failed`` record with the reason. With several epochs the first is
+    kept (the log-probabilities do not depend on sampling).
+    """
+    from types import SimpleNamespace
+
+    from polistance_plugins.scorers.digit_distribution import form_from_metadata
+
+    from .evaluate import Variant, base_record
+    from .questionnaire import score_record
+    from .scoring import DIGITS, Distribution
+
+    spec = log.eval
+    label, adapter = run_label(spec), _adapter_path(spec)
+    info = {"label": label, "adapter": adapter, "pretrained": _pretrained(spec, adapter), "log_file": location}
+    variant = Variant(label, label if adapter else None, adapter)
+    bank = SimpleNamespace(name=_bank_name(spec))
+    source = Path(location).name
+    if not log.samples:
+        raise PolistanceError(f"{location}: the log holds no samples (run inspect eval without --no-log-samples)")
+    records, seen = [], set()
+    for sample in sorted(log.samples, key=lambda s: s.epoch):
+        if sample.id in seen:
+            continue
+        seen.add(sample.id)
+        try:
+            form = form_from_metadata(sample.metadata or {})
+        except (KeyError, TypeError) as e:
+            raise PolistanceError(f"{location}: sample {sample.id} is not a polistance questionnaire sample ({type(e).__name__}: {e})") from None
+        rec = base_record(variant, bank, form, sample.input if isinstance(sample.input, str) else form.prompt())
+        scores = sample.scores or {}
+        score = scores.get("digit_distribution") or next(iter(scores.values()), None)
+        kept = (score.metadata or {}).get("record") if score is not None else None
+        if sample.error is not None or kept is None:
+            why = sample.error.message if sample.error is not None else (score.explanation if score is not None else None)
+            rec.update({"status": "failed", "error": why or "no digit distribution in the log"})
+        else:
+            dist = Distribution(tuple(float(p) for p in kept["probs"]), float(kept["mass"]), DIGITS, tuple(bool(x) for x in kept["present"]))
+            rec.update(score_record(form, dist, min_mass))
+            rec["method"] = "topk"
+        rec.update({"suite": "questionnaire", "source_file": source})
+        records.append(rec)
+    return info, records
+
+
+def records_from_logs(paths: Iterable[str | Path], min_mass: float = DEFAULT_MIN_MASS) -> list[tuple[dict, list[dict]]]:
+    """Per-form questionnaire records from the Inspect logs in ``paths`` (files and/or folders).
+
+    Returns one (model info, records) pair per questionnaire log, in the shape
+    ``compare.records_from_lm_eval`` gives: info ``{"label", "adapter", "pretrained", "log_file"}``
+    (label as ``run_label``; adapter the PEFT ``model_path`` folder or None) and records like
+    ``polistance eval``'s, tagged ``"suite": "questionnaire"`` and ``source_file``. Logs of the other
+    tasks are passed over. A questionnaire log of a run that did not succeed (error, cancelled,
+    started) is skipped with a warning naming it, as ``logs_table`` does. Two logs holding the same
+    form for the same label and bank raise PolistanceError (label the runs apart, or keep one).
+    """
+    from inspect_ai.log import read_eval_log
+
+    out: list[tuple[dict, list[dict]]] = []
+    owner: dict[str, str] = {}
+    for f in _log_files(paths):
+        location = _location(f)
+        head = read_eval_log(f, header_only=True)
+        if task_name(head.eval) != QUESTIONNAIRE_TASK:
+            continue
+        if head.status != "success":
+            warnings.warn(f"{location}: questionnaire run with status {head.status}, no records taken from it", stacklevel=2)
+            continue
+        info, records = questionnaire_records(read_eval_log(f), location, min_mass)
+        for rec in records:
+            other = owner.setdefault(rec["key"], location)
+            if other != location:
+                raise PolistanceError(
+                    f"Inspect logs {other} and {location} both hold {rec['model']!r} on bank {rec['bank']} "
+                    "(same forms twice); keep one, or label the runs apart with --metadata adapter=NAME"
+                )
+        out.append((info, records))
+    return out
