@@ -246,7 +246,7 @@ def run_compare(
         if elaboration:
             counts["elaboration"], timings["elaboration_s"], generated = _run_elaboration(
                 backend, grader, elaboration, variants, writer, options, progress, log)
-            timings["elaboration_generated_tokens"] = generated
+            counts["elaboration"]["generated_tokens"] = generated
     finally:
         writer.close()
     failed = sum(c.get("failed", 0) for c in counts.values())

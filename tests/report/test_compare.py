@@ -220,7 +220,7 @@ def test_compare_with_the_elaboration_suite(tiny_model_dir, tiny_adapters, tmp_p
     # both explain the same normal targets; the adapter's replies are its own
     assert {r["target"] for r in base} == {r["target"] for r in tuned if r["kind"] == "normal"}
     manifest = strict_json(out / "manifest.json")
-    assert manifest["config"]["grader"]["weak"] is True and manifest["timings"]["elaboration_generated_tokens"] > 0
+    assert manifest["config"]["grader"]["weak"] is True and manifest["counts"]["elaboration"]["generated_tokens"] > 0
     elab = pd.read_csv(out / "tables" / "elaboration.csv")
     pooled = elab[(elab["topic"] == "all topics") & (elab["kind"] == "all topics")]
     assert dict(zip(pooled.groupby("model")["n_replies"].first().index, pooled.groupby("model")["n_replies"].first())) == {
