@@ -596,11 +596,16 @@ def report_from_harness(
     if inspect_dirs:
         from .report.tables import elaboration_from_logs
 
+        from_lm_eval = {m["label"] for m in models}
         for info, recs in _records_from_inspect(inspect_dirs, min_mass):
+            if info["label"] in from_lm_eval and recs:
+                raise PolistanceError(f"--inspect-logs: questionnaire results labelled {info['label']!r} come from both lm-eval and "
+                                      "Inspect; give each model's questionnaire from one harness (or label the runs apart)")
             if info["label"] not in {m["label"] for m in models}:
                 models.append(info)
             records.extend(recs)
-        for label in dict.fromkeys(elaboration_from_logs(_inspect_table(inspect_dirs))["model"]):
+        elaboration_labels = list(dict.fromkeys(elaboration_from_logs(_inspect_table(inspect_dirs))["model"]))
+        for label in elaboration_labels:
             if label not in {m["label"] for m in models}:
                 models.append({"label": label, "adapter": None, "pretrained": None})
     labels = [m["label"] for m in models]
@@ -632,7 +637,7 @@ def report_from_harness(
         "grader": grader_of_logs(inspect_dirs) if inspect_dirs else None,
     }
     if inspect_dirs:
-        config["options"]["suites"] = (["questionnaire"] if records else []) + ["elaboration"]
+        config["options"]["suites"] = (["questionnaire"] if records else []) + (["elaboration"] if elaboration_labels else [])
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write(folder / "items.jsonl", "".join(dumps_record(r) + "\n" for r in records))
     started = time.strftime("%Y-%m-%dT%H:%M:%S")

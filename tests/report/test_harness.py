@@ -114,3 +114,21 @@ def test_ambiguous_reference_is_refused(harness, tmp_path, capsys):
     root, _, _, _ = harness
     assert main(["report", "--lm-eval", str(root), "--out", str(tmp_path / "x"), "--reference", "nobody"]) == 2
     assert "--reference 'nobody'" in capsys.readouterr().err
+
+
+def test_one_label_from_both_harnesses_is_refused(harness, tmp_path, capsys):
+    """The same model's questionnaire from lm-eval and from Inspect would count every form twice."""
+    from polistance_plugins.tasks.questionnaire import questionnaire
+
+    from ..inspect.conftest import mock_model, mock_output, run_eval
+
+    root, _, _, _ = harness
+    logs = tmp_path / "logs"
+    top = [("7", 0.9)]
+    run_eval(questionnaire(bank="terry9"), mock_model(lambda m, c: mock_output("7", top)), logs, limit=2, metadata={"adapter": "tuned"})
+    assert main(["report", "--lm-eval", str(root), "--inspect-logs", str(logs), "--out", str(tmp_path / "both")]) == 2
+    assert "come from both lm-eval and Inspect" in capsys.readouterr().err
+    # a questionnaire-only Inspect folder makes a questionnaire-only report (no elaboration suite listed)
+    assert main(["report", "--inspect-logs", str(logs), "--out", str(tmp_path / "inspect_only")]) == 0
+    manifest = json.loads((tmp_path / "inspect_only" / "manifest.json").read_text())
+    assert manifest["config"]["options"]["suites"] == ["questionnaire"]
