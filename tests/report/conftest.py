@@ -6,12 +6,13 @@ import pytest
 
 
 def make_adapter(base_dir: Path, out: Path, seed: int, scale: float = 0.5) -> Path:
-    """A LoRA adapter on the tiny model with lora_B drawn at random (seeded), so it changes the answers."""
+    """A LoRA adapter on the tiny model with lora_A and lora_B drawn at random (seeded), so it changes the answers."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(base_dir)
+    torch.manual_seed(seed)  # lora_A is initialised from the global generator: same adapter whatever ran before
     peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"], lora_dropout=0.0))
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():

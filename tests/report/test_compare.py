@@ -203,11 +203,14 @@ def test_compare_with_the_compass_suite(tiny_model_dir, tiny_adapters, tmp_path)
                  "--out", str(tmp_path / "bad")]) == 2
 
 
-def test_compare_with_the_elaboration_suite(tiny_model_dir, tiny_adapters, tmp_path):
+def test_compare_with_the_elaboration_suite(tiny_model_dir, tmp_path):
     import pandas as pd
 
+    from .conftest import make_adapter
+
+    strong = make_adapter(tiny_model_dir, tmp_path / "strong", seed=1, scale=2.0)  # moves answers by more than 0.05
     out = tmp_path / "run"
-    assert main(["compare", "--model", str(tiny_model_dir), "--adapters", f"tuned={tiny_adapters['tuned']}",
+    assert main(["compare", "--model", str(tiny_model_dir), "--adapters", f"tuned={strong}",
                  "--suite", "elaboration", "--samples", "2", "--max-new-tokens", "6", "--radical", "2", "--normal", "3",
                  "--out", str(out)]) == 0
     records = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]

@@ -23,7 +23,7 @@ def models(tiny_model_dir, tmp_path_factory):
     """The tiny model made to answer in digits, and a LoRA adapter on it that moves its answers."""
     root = tmp_path_factory.mktemp("inspect-q-models")
     base = build_digit_model(tiny_model_dir, root / "digits")
-    return base, make_adapter(base, root / "tuned", seed=1, scale=0.02)
+    return base, make_adapter(base, root / "tuned", seed=2, scale=0.02)
 
 
 def elaboration_log(log_dir, tmp_path):
