@@ -132,6 +132,11 @@ class LikertForm:
         """The answer strings in listed order: the numbers 1-4, or the option words."""
         return NUMBERS if self.labels == "numbers" else tuple(self.option_words)
 
+    def metadata(self) -> dict:
+        """The form's fields plus its choices: what a harness sample carries to rebuild the form."""
+        return {"index": self.index, "item_id": self.item_id, "axis": self.axis, "paraphrase": self.paraphrase,
+                "order": self.order, "labels": self.labels, "text": self.text, "choices": list(self.choices)}
+
     def prompt(self, template: str = TEMPLATE) -> str:
         """The user message for this form."""
         return render(template, text=self.text, options=self.option_words, labels=self.labels)

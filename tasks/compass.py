@@ -50,17 +50,7 @@ def compass(
         Sample(
             id=f.key,
             input=f.prompt(),
-            metadata={
-                "weights": weights,
-                "index": f.index,
-                "item_id": f.item_id,
-                "axis": f.axis,
-                "paraphrase": f.paraphrase,
-                "order": f.order,
-                "labels": f.labels,
-                "text": f.text,
-                "choices": list(f.choices),
-            },
+            metadata={"weights": weights, **f.metadata()},
         )
         for f in forms
     ]

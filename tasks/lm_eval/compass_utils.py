@@ -46,21 +46,7 @@ def _dataset(source: str, pct_file=None, paraphrases: str = "all", orders=None, 
     forms = build_forms(src, paraphrases, _split(orders, ORDERS), _split(labels, LABEL_STYLES))
     weights = src.name if src.name in ("compass", "pct") else src.path
     rows = [
-        {
-            "key": f.key,
-            "weights": weights,
-            "index": f.index,
-            "item_id": f.item_id,
-            "axis": f.axis,
-            "paraphrase": f.paraphrase,
-            "order": f.order,
-            "labels": f.labels,
-            "text": f.text,
-            "prompt": f.prompt(),
-            "choices": list(f.choices),
-            "target": 0,
-            "min_mass": float(min_mass),
-        }
+        {"key": f.key, "weights": weights, **f.metadata(), "prompt": f.prompt(), "target": 0, "min_mass": float(min_mass)}
         for f in forms
     ]
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(rows)})
