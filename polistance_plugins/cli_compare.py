@@ -69,6 +69,9 @@ def cmd_compare(args) -> int:
         folder = Path(args.resume)
     else:
         folder = Path(args.out) if args.out else Path(args.runs_dir) / new_run_id(f"compare-{Path(str(args.model)).name}")
+    if getattr(args, "api_base", None) and "elaboration" in suites:
+        raise PolistanceError("--suite elaboration samples and grades on local weights (--model); for a model behind "
+                              "--api-base run `inspect eval polistance_plugins/elaboration` and `polistance report --inspect-logs`")
     backend = make_backend(args)
     if not hasattr(backend, "load_adapter") and adapters:
         raise PolistanceError("compare with adapters needs local weights (--model), not --api-base")
