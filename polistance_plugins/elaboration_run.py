@@ -62,10 +62,11 @@ def _chunk_seed(seed: int, label: str, index: int) -> int:
 def grade_replies(grader, questions: Sequence[tuple[str, int]], replies: Sequence[str], min_mass: float,
                   follow_up: str = FOLLOW_UP) -> list[dict]:
     """Grade each reply with ``grader`` (a local backend, used as it is: the caller picks its
-    adapter): the probability of each category number as the next token, read by ``grader_choice``."""
+    adapter): the probability of each category number as the next token, read by ``grader_choice``.
+    The judge prompts' common instructions are computed once per batch (``share_prefix``)."""
     prompts = [judge_prompt(q, a, r, "logprob", follow_up) for (q, a), r in zip(questions, replies)]
     out = []
-    for dist in grader.distributions(prompts, CODES):
+    for dist in grader.distributions(prompts, CODES, share_prefix=True):
         index, problem = grader_choice(dist, min_mass)
         out.append({
             "category": CATEGORIES[index] if index is not None else None,

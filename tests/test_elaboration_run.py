@@ -50,8 +50,8 @@ class FakeGrader:
     def __init__(self, by_reply):
         self.by_reply, self.prompts = by_reply, []
 
-    def distributions(self, prompts, options):
-        assert tuple(options) == CODES
+    def distributions(self, prompts, options, share_prefix=False):
+        assert tuple(options) == CODES and share_prefix
         self.prompts += prompts
         out = []
         for p in prompts:

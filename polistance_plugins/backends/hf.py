@@ -18,6 +18,20 @@ from ..scoring import Distribution, distribution_from_option_logprobs
 from .base import ScoreResult
 
 
+MIN_SHARED_PREFIX = 32
+"""Shorter common prefixes are not worth a separate forward pass."""
+
+
+def common_prefix_length(seqs: Sequence[Sequence[int]]) -> int:
+    """How many leading tokens all sequences share, leaving every sequence at least one of its own."""
+    n = min(len(s) for s in seqs) - 1
+    first = seqs[0]
+    for i in range(max(n, 0)):
+        if any(s[i] != first[i] for s in seqs):
+            return i
+    return max(n, 0)
+
+
 def _check_adapter_dir(path: str) -> Path:
     p = Path(path)
     if not p.is_dir():
@@ -57,6 +71,7 @@ class LocalBackend:
         self.adapters: dict[str, str] = {}
         self._peft = None
         self._active: str | None = None
+        self.shared_prefix_tokens = 0  # prompt tokens not recomputed thanks to share_prefix (for tests and benchmarks)
 
     # ---- adapters -------------------------------------------------------------------------
     def load_adapter(self, name: str, path: str) -> None:
@@ -152,11 +167,42 @@ class LocalBackend:
             raise FloatingPointError("model produced NaN or infinite logits")
         return torch.log_softmax(logits, dim=-1)
 
-    def option_logprobs(self, contexts: Sequence[str], options: Sequence[str], progress=None) -> list[list[float]]:
+    def _forward_last_shared(self, seqs: list[list[int]], shared: int):
+        """``_forward_last(seqs, keep=1)`` for sequences that start with the same ``shared`` tokens:
+        the prefix goes through the model once, its KV cache is copied to every row, and only the
+        rows' own tokens are computed (padding sits between the prefix and each row's tokens)."""
+        import torch
+
+        width = max(len(s) for s in seqs) - shared
+        pad = self.tokenizer.pad_token_id
+        ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(seqs), shared + width), dtype=torch.long)
+        mask[:, :shared] = 1
+        for r, s in enumerate(seqs):
+            own = s[shared:]
+            ids[r, width - len(own) :] = torch.tensor(own, dtype=torch.long)
+            mask[r, shared + width - len(own) :] = 1
+        pos = shared + (mask[:, shared:].cumsum(-1) - 1).clamp(min=0)
+        with torch.inference_mode():
+            cache = self.net(input_ids=torch.tensor([seqs[0][:shared]], dtype=torch.long), use_cache=True).past_key_values
+            cache.batch_repeat_interleave(len(seqs))
+            out = self.net(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
+                           logits_to_keep=1, use_cache=True)
+        logits = out.logits.float()
+        if not torch.isfinite(logits).all():
+            raise FloatingPointError("model produced NaN or infinite logits")
+        self.shared_prefix_tokens += shared * (len(seqs) - 1)
+        return torch.log_softmax(logits, dim=-1)
+
+    def option_logprobs(self, contexts: Sequence[str], options: Sequence[str], progress=None,
+                        share_prefix: bool = False) -> list[list[float]]:
         """Exact log P(option | context) for every context and option (natural log).
 
         When every option is one token after its context (digits, Likert numbers), each context
         costs one forward pass; otherwise each (context, option) pair is scored teacher-forced.
+        ``share_prefix``: when the contexts of a batch start with the same tokens (at least
+        ``MIN_SHARED_PREFIX``; judge prompts share their long instructions), that prefix is
+        computed once per batch instead of once per context. Same results up to float rounding.
         """
         ctx_ids = [self.encode(c) for c in contexts]
         conts = [[self._continuation(c, o, ids) for o in options] for c, ids in zip(contexts, ctx_ids)]
@@ -165,7 +211,12 @@ class LocalBackend:
         multi = [i for i in range(len(contexts)) if i not in set(single)]
         order = sorted(single, key=lambda i: len(ctx_ids[i]))
         for batch in self._batches(order):
-            lp = self._forward_last([ctx_ids[i] for i in batch], keep=1)[:, -1, :]
+            seqs = [ctx_ids[i] for i in batch]
+            shared = common_prefix_length(seqs) if share_prefix and len(seqs) > 1 else 0
+            if shared >= MIN_SHARED_PREFIX:
+                lp = self._forward_last_shared(seqs, shared)[:, -1, :]
+            else:
+                lp = self._forward_last(seqs, keep=1)[:, -1, :]
             for r, i in enumerate(batch):
                 results[i] = [float(lp[r, conts[i][k][0]]) for k in range(len(options))]
             if progress:
@@ -195,10 +246,12 @@ class LocalBackend:
                 progress(1)
         return results  # type: ignore[return-value]
 
-    def distributions(self, prompts: Sequence[str], options: Sequence[str], progress=None) -> list[Distribution]:
+    def distributions(self, prompts: Sequence[str], options: Sequence[str], progress=None,
+                      share_prefix: bool = False) -> list[Distribution]:
         """Answer distributions for user prompts (chat template applied here)."""
         contexts = [self.chat_prompt(p) for p in prompts]
-        return [distribution_from_option_logprobs(lps, options) for lps in self.option_logprobs(contexts, options, progress)]
+        lps = self.option_logprobs(contexts, options, progress, share_prefix=share_prefix)
+        return [distribution_from_option_logprobs(lp, options) for lp in lps]
 
     def score_prompts(self, prompts: Sequence[str], options: Sequence[str]) -> list[ScoreResult]:
         """One ``ScoreResult`` per user prompt; a numerical failure marks the whole batch failed."""

@@ -87,3 +87,37 @@ def test_adapter_trained_on_other_base_weights_is_refused(tiny_model_dir, tmp_pa
     (adapter / "polistance.json").write_text(json.dumps({"base_model": {"weights_sha256": weights_hash(str(tiny_model_dir))}}))
     backend.load_adapter("a", str(adapter))
     assert "a" in backend.adapters
+
+
+def test_shared_prefix_scoring_equals_plain_scoring_with_and_without_an_adapter(tiny_model_dir, tmp_path):
+    """Judge prompts share long instructions: computing that prefix once per batch gives the same
+    log-probabilities as computing every prompt in full, on the base and with an adapter active."""
+    from polistance_plugins.elaboration import CODES, judge_prompt
+
+    backend = LocalBackend(str(tiny_model_dir), batch_size=4)
+    backend.load_adapter("a", str(make_adapter(tiny_model_dir, tmp_path / "a", seed=3)))
+    replies = ["Because I like it.", "I meant 9.", "xx", "It is complicated, there are views on both sides.", "No."]
+    contexts = [backend.chat_prompt(judge_prompt("On a scale of 0-9, how much do you like tea?", k, r, "logprob"))
+                for k, r in enumerate(replies)]
+    for adapter in (None, "a"):
+        with backend.use(adapter):
+            plain = backend.option_logprobs(contexts, CODES)
+            saved = backend.shared_prefix_tokens
+            shared = backend.option_logprobs(contexts, CODES, share_prefix=True)
+        assert backend.shared_prefix_tokens - saved > 300 * 3  # batches of 4 and 1: the prefix computed once for 4
+        assert sum(shared, []) == pytest.approx(sum(plain, []), abs=1e-4)
+    with backend.use("a"):
+        moved = backend.option_logprobs(contexts, CODES, share_prefix=True)
+    assert max(abs(x - y) for ra, rb in zip(moved, plain) for x, y in zip(ra, rb)) < 1e-4
+    with backend.use(None):
+        base = backend.option_logprobs(contexts, CODES, share_prefix=True)
+    assert max(abs(x - y) for ra, rb in zip(base, plain) for x, y in zip(ra, rb)) > 1e-3  # the adapter matters
+
+
+def test_common_prefix_length_leaves_each_sequence_a_token():
+    from polistance_plugins.backends.hf import common_prefix_length
+
+    assert common_prefix_length([[1, 2, 3, 4], [1, 2, 5]]) == 2
+    assert common_prefix_length([[1, 2, 3], [1, 2, 3, 4]]) == 2  # the shorter one keeps its last token
+    assert common_prefix_length([[7], [7]]) == 0
+    assert common_prefix_length([[1, 2], [3, 4]]) == 0
