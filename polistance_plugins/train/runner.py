@@ -16,6 +16,7 @@ import math
 import shutil
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol, Sequence, runtime_checkable
@@ -213,6 +214,15 @@ def _quiet_dataset_bars():
             datasets.enable_progress_bars()
 
 
+@contextlib.contextmanager
+def _no_checkpointing_notice():
+    """Hide transformers' deprecation notice for ``is_gradient_checkpointing``, which PEFT's own
+    check raises on every run (nothing the user can act on)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing.*", category=FutureWarning)
+        yield
+
+
 def plan(n_examples: int, config: TrainConfig, world_size: int = 1) -> dict:
     """Steps the run will take (the trainer's own arithmetic: whole batches, last one partial)."""
     per_epoch = math.ceil(n_examples / (config.batch_size * world_size)) // config.grad_accum or 1
@@ -267,7 +277,7 @@ def run(method: str, model: str, data: TrainData, out: str | Path, config: Train
         log(f"resuming from {checkpoint}" if checkpoint else f"no checkpoint in {out / CHECKPOINTS} yet: starting over")
 
     model_obj, tokenizer = load_base(str(path))
-    with _quiet_dataset_bars():
+    with _quiet_dataset_bars(), _no_checkpointing_notice():
         trainer = build_trainer(model=model_obj, tokenizer=tokenizer, dataset=data.to_hf(), peft_config=lora_config(config),
                                 arguments=trainer_arguments(config, out), config=config)
     if gradient_mask is not None:
@@ -281,7 +291,8 @@ def run(method: str, model: str, data: TrainData, out: str | Path, config: Train
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(_loss_bar_callback())
 
-    output = trainer.train(resume_from_checkpoint=checkpoint)
+    with _no_checkpointing_notice():
+        output = trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model(str(out))
     result_manifest = finish_manifest(
         manifest, trainer.state.log_history, trainer.state.global_step, int(trainer.state.num_input_tokens_seen or 0),
