@@ -593,12 +593,15 @@ def report_from_harness(
             models.append(info)
             records.extend(recs)
     inspect_dirs = [str(Path(d).resolve()) for d in inspect_dirs]
+    compass_sources: dict[tuple[str, str | None], str] = {}
     if inspect_dirs:
         from .report.tables import elaboration_from_logs
 
         from_lm_eval = {m["label"] for m in models}
         for info, recs in _records_from_inspect(inspect_dirs, min_mass):
-            if info["label"] in from_lm_eval and recs:
+            if info.get("compass_source") is not None:
+                compass_sources[(info["compass_source"], info.get("pct_file"))] = info["log_file"]
+            elif info["label"] in from_lm_eval and recs:
                 raise PolistanceError(f"--inspect-logs: questionnaire results labelled {info['label']!r} come from both lm-eval and "
                                       "Inspect; give each model's questionnaire from one harness (or label the runs apart)")
             if info["label"] not in {m["label"] for m in models}:
@@ -631,13 +634,23 @@ def report_from_harness(
         "reference": reference,
         "control": control,
         "variants": [{"label": m, "adapter": next(x.get("adapter") for x in models if x["label"] == m)} for m in ordered],
-        "questionnaire": {b: {"bank": b} for b in dict.fromkeys(r["bank"] for r in records)},
+        "questionnaire": {b: {"bank": b} for b in dict.fromkeys(r["bank"] for r in records if r.get("suite") != "compass")},
         "sources": [{k: v for k, v in m.items()} for m in models],
         "inspect_logs": inspect_dirs,
         "grader": grader_of_logs(inspect_dirs) if inspect_dirs else None,
     }
     if inspect_dirs:
-        config["options"]["suites"] = (["questionnaire"] if records else []) + (["elaboration"] if elaboration_labels else [])
+        questionnaire = any(r.get("suite") != "compass" for r in records)
+        config["options"]["suites"] = (["questionnaire"] if questionnaire else []) + (["compass"] if compass_sources else []) \
+            + (["elaboration"] if elaboration_labels else [])
+    if len(compass_sources) > 1:
+        raise PolistanceError("--inspect-logs: the compass logs asked different sources ("
+                              + "; ".join(f"{src} in {log}" for (src, _), log in compass_sources.items())
+                              + "); a report holds one compass source, so report them apart")
+    if compass_sources:
+        (source, pct_file), = compass_sources
+        config["options"].update({"compass_source": source, "pct_file": pct_file})
+        config["compass"] = {"source": source, "pct_file": pct_file, "logs": sorted(set(compass_sources.values()))}
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write(folder / "items.jsonl", "".join(dumps_record(r) + "\n" for r in records))
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
@@ -647,16 +660,16 @@ def report_from_harness(
 
 
 def _records_from_inspect(dirs: Sequence[str], min_mass: float) -> list[tuple[dict, list[dict]]]:
-    """Per-form questionnaire records from the Inspect questionnaire logs among ``dirs``.
+    """Per-form questionnaire and compass records from the Inspect questionnaire and compass logs among ``dirs``.
 
     ``inspect_logs.records_from_logs`` gives one (model info, records) pair per run, records shaped
-    like ``polistance eval``'s. Logs of tasks the report does not read (compass, ideology_score) are
+    like ``polistance eval``'s (compass: like ``compare --suite compass``'s). Logs of tasks the report does not read (ideology_score) are
     skipped with a note on stderr; elaboration logs are read by ``_elaboration_section``.
     """
     from .inspect_logs import records_from_logs
 
     table = _inspect_table(dirs)
-    unread = sorted({str(t) for t in table["task"]} - {"questionnaire", "elaboration"})
+    unread = sorted({str(t) for t in table["task"]} - {"questionnaire", "compass", "elaboration"})
     if unread:
         _log(f"--inspect-logs: the report does not read the logs of {', '.join(unread)}; skipped")
     return records_from_logs(dirs, min_mass=min_mass)

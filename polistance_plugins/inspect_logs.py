@@ -11,8 +11,9 @@ The adapter is the ``adapter`` entry of the eval metadata when present (``inspec
 --metadata adapter=coastal``), else the folder name of ``-M model_path=DIR`` when DIR is a PEFT
 adapter folder, else None.
 
-``records_from_logs`` reads the samples of the questionnaire logs instead: one per-form record each,
-shaped like the records ``polistance eval`` writes, for ``polistance report --inspect-logs``.
+``records_from_logs`` reads the samples of the questionnaire and compass logs instead: one per-form
+record each, shaped like the records ``polistance eval`` (questionnaire) and ``polistance compare
+--suite compass`` (compass) write, for ``polistance report --inspect-logs``.
 """
 
 from __future__ import annotations
@@ -106,8 +107,9 @@ def logs_table(*paths: str | Path) -> "pd.DataFrame":  # noqa: F821
 
 
 
-# ---- per-form records of the questionnaire task --------------------------------------------------
+# ---- per-form records of the questionnaire and compass tasks -------------------------------------
 QUESTIONNAIRE_TASK = "questionnaire"
+COMPASS_TASK = "compass"
 
 
 def task_name(eval_spec) -> str:
@@ -207,16 +209,127 @@ def questionnaire_records(log, location: str = "", min_mass: float = DEFAULT_MIN
     return info, records
 
 
-def records_from_logs(paths: Iterable[str | Path], min_mass: float = DEFAULT_MIN_MASS) -> list[tuple[dict, list[dict]]]:
-    """Per-form questionnaire records from the Inspect logs in ``paths`` (files and/or folders).
+def compass_source_of(log, location: str = "") -> str:
+    """The compass source a compass log asked (the samples' ``weights``): "compass", "pct" or a bank path."""
+    names = {(s.metadata or {}).get("weights") for s in (log.samples or [])}
+    if len(names) != 1 or None in names:
+        raise PolistanceError(f"{location}: the samples do not name one compass source (weights {sorted(map(str, names))})")
+    return str(names.pop())
 
-    Returns one (model info, records) pair per questionnaire log, in the shape
+
+def _compass_source(log, location: str):
+    """(source argument, pct file or None, loaded ``CompassSource``) of a compass log.
+
+    The pct source needs the propositions file the run was given (``-T pct_file=FILE``); when the log
+    does not name one, or the file is gone, the source cannot be rebuilt and PolistanceError says so.
+    """
+    from .compass import load_source
+
+    name = compass_source_of(log, location)
+    pct_file = None
+    if name == "pct":
+        pct_file = (log.eval.task_args or {}).get("pct_file")
+        if not pct_file or not Path(str(pct_file)).is_file():
+            raise PolistanceError(
+                f"{location}: a compass run on the official PCT propositions, whose file "
+                + (f"{pct_file} is no longer there" if pct_file else "the log does not name")
+                + "; the report cannot rebuild the PCT source from the log (run the task with -T pct_file=FILE "
+                "and keep that file where it was, or use polistance compare --suite compass --compass-source pct --pct-file FILE)"
+            )
+        pct_file = str(pct_file)
+    try:
+        return name, pct_file, load_source(name, pct_file)
+    except PolistanceError as e:
+        raise PolistanceError(f"{location}: cannot load the compass source {name!r} the run asked: {e}") from None
+
+
+def compass_records(log, location: str = "", min_mass: float = DEFAULT_MIN_MASS) -> tuple[dict, list[dict]]:
+    """(model info, records) of one compass log read with its samples.
+
+    Each sample's form is rebuilt from its metadata (``LikertForm.metadata()``) and its canonical answer
+    distribution from what the likert scorer kept (score metadata ``probs``, ``mass``, ``method``), then
+    scored again with ``compass.score_form`` and ``min_mass``, so the records match those ``polistance
+    compare --suite compass`` writes (``"suite": "compass"``). Which options appeared among the top
+    log-probabilities is not kept by the scorer: an option with probability 0 counts as absent. A sample
+    the scorer left unscored (off-format below the task's own ``min_mass``, or a reply that did not
+    parse) has no distribution: it becomes an ``off_format`` record (``no_options`` when no option label
+    appeared) with the scorer's explanation as ``reason``; a sample with an error is ``failed``. Info also
+    carries ``compass_source`` (the source argument) and ``pct_file``. With several epochs the first is kept.
+    """
+    from .compass import LikertForm, record_key, score_form
+    from .scoring import Distribution
+    from .scoring.compass import LIKERT
+
+    spec = log.eval
+    label, adapter = run_label(spec), _adapter_path(spec)
+    if not log.samples:
+        raise PolistanceError(f"{location}: the log holds no samples (run inspect eval without --no-log-samples)")
+    name, pct_file, source = _compass_source(log, location)
+    info = {"label": label, "adapter": adapter, "pretrained": _pretrained(spec, adapter), "log_file": location,
+            "compass_source": name, "pct_file": pct_file}
+    records, seen = [], set()
+    for sample in sorted(log.samples, key=lambda s: s.epoch):
+        if sample.id in seen:
+            continue
+        seen.add(sample.id)
+        meta = sample.metadata or {}
+        try:
+            form = LikertForm(int(meta["index"]), str(meta["item_id"]), str(meta["axis"]), int(meta["paraphrase"]),
+                              str(meta["order"]), str(meta["labels"]), str(meta["text"]))
+        except (KeyError, TypeError, ValueError) as e:
+            raise PolistanceError(f"{location}: sample {sample.id} is not a polistance compass sample ({type(e).__name__}: {e})") from None
+        if not 0 <= form.index < len(source) or source.propositions[form.index].id != form.item_id:
+            raise PolistanceError(f"{location}: sample {sample.id} asks {form.item_id!r} as proposition {form.index}, "
+                                  f"which is not what source {source.name!r} holds there (was the source file changed?)")
+        rec = {
+            "key": record_key(label, source.name, form),
+            "model": label,
+            "adapter": adapter,
+            "source": source.name,
+            "index": form.index,
+            "item_id": form.item_id,
+            "axis": form.axis,
+            "paraphrase": form.paraphrase,
+            "order": form.order,
+            "labels": form.labels,
+            "choices": list(form.choices),
+            "options": list(LIKERT),
+            "prompt": sample.input if isinstance(sample.input, str) else form.prompt(),
+        }
+        scores = sample.scores or {}
+        score = scores.get("likert") or next(iter(scores.values()), None)
+        kept = (score.metadata or {}) if score is not None else {}
+        if sample.error is not None or score is None:
+            why = sample.error.message if sample.error is not None else None
+            rec.update({"status": "failed", "error": why or "no likert score in the log"})
+        elif kept.get("probs") is None:
+            mass = kept.get("mass")
+            rec.update({"probs": None, "present": None, "mass": None if mass is None else float(mass),
+                        "status": "no_options" if mass == 0 else "off_format", "reason": score.explanation,
+                        "expected": None, "argmax": None, "entropy": None, "econ": None, "soc": None,
+                        "method": kept.get("method")})
+        else:
+            probs = tuple(float(p) for p in kept["probs"])
+            dist = Distribution(probs, float(kept["mass"]), LIKERT, tuple(p > 0 for p in probs))
+            rec.update(score_form(form, dist, source.weights, min_mass))
+            rec["method"] = kept.get("method")
+        rec.update({"suite": "compass", "source_file": Path(location).name})
+        records.append(rec)
+    return info, records
+
+
+def records_from_logs(paths: Iterable[str | Path], min_mass: float = DEFAULT_MIN_MASS) -> list[tuple[dict, list[dict]]]:
+    """Per-form questionnaire and compass records from the Inspect logs in ``paths`` (files and/or folders).
+
+    Returns one (model info, records) pair per questionnaire or compass log, in the shape
     ``compare.records_from_lm_eval`` gives: info ``{"label", "adapter", "pretrained", "log_file"}``
     (label as ``run_label``; adapter the PEFT ``model_path`` folder or None) and records like
-    ``polistance eval``'s, tagged ``"suite": "questionnaire"`` and ``source_file``. Logs of the other
-    tasks are passed over. A questionnaire log of a run that did not succeed (error, cancelled,
-    started) is skipped with a warning naming it, as ``logs_table`` does. Two logs holding the same
-    form for the same label and bank raise PolistanceError (label the runs apart, or keep one).
+    ``polistance eval``'s, tagged ``"suite": "questionnaire"`` and ``source_file``; compass logs give
+    ``compass_records`` (``"suite": "compass"``, info also ``compass_source`` and ``pct_file``). Logs of
+    the other tasks are passed over. A questionnaire or compass log of a run that did not succeed
+    (error, cancelled, started) is skipped with a warning naming it, as ``logs_table`` does. Two logs
+    holding the same form for the same label and bank (or compass source) raise PolistanceError
+    (label the runs apart, or keep one).
     """
     from inspect_ai.log import read_eval_log
 
@@ -225,17 +338,19 @@ def records_from_logs(paths: Iterable[str | Path], min_mass: float = DEFAULT_MIN
     for f in _log_files(paths):
         location = _location(f)
         head = read_eval_log(f, header_only=True)
-        if task_name(head.eval) != QUESTIONNAIRE_TASK:
+        task = task_name(head.eval)
+        if task not in (QUESTIONNAIRE_TASK, COMPASS_TASK):
             continue
         if head.status != "success":
-            warnings.warn(f"{location}: questionnaire run with status {head.status}, no records taken from it", stacklevel=2)
+            warnings.warn(f"{location}: {task} run with status {head.status}, no records taken from it", stacklevel=2)
             continue
-        info, records = questionnaire_records(read_eval_log(f), location, min_mass)
+        read = questionnaire_records if task == QUESTIONNAIRE_TASK else compass_records
+        info, records = read(read_eval_log(f), location, min_mass)
         for rec in records:
             other = owner.setdefault(rec["key"], location)
             if other != location:
                 raise PolistanceError(
-                    f"Inspect logs {other} and {location} both hold {rec['model']!r} on bank {rec['bank']} "
+                    f"Inspect logs {other} and {location} both hold {rec['model']!r} on {'bank ' + rec['bank'] if 'bank' in rec else 'compass source ' + rec['source']} "
                     "(same forms twice); keep one, or label the runs apart with --metadata adapter=NAME"
                 )
         out.append((info, records))
