@@ -213,6 +213,25 @@ def record_key(label: str, source: str, form: LikertForm) -> str:
     return f"{label}|{source}|{form.key}"
 
 
+def base_record(label: str, adapter: str | None, source: str, form: LikertForm, prompt: str) -> dict:
+    """The fields every compass record starts with: who answered which form, before any score."""
+    return {
+        "key": record_key(label, source, form),
+        "model": label,
+        "adapter": adapter,
+        "source": source,
+        "index": form.index,
+        "item_id": form.item_id,
+        "axis": form.axis,
+        "paraphrase": form.paraphrase,
+        "order": form.order,
+        "labels": form.labels,
+        "choices": list(form.choices),
+        "options": list(LIKERT),
+        "prompt": prompt,
+    }
+
+
 def compass_run_config(backend_info: dict, source: CompassSource, variants, forms, seed: int, min_mass: float, n_resamples: int) -> dict:
     """What defines a compass run's results: compared on --resume, stored in the manifest."""
     from .evaluate import adapter_hash
@@ -277,21 +296,7 @@ def evaluate_compass(
                         counts["skipped"] += 1
                         continue
                     form, res = forms[i], results[i]
-                    rec = {
-                        "key": keys[i],
-                        "model": variant.label,
-                        "adapter": variant.adapter_path,
-                        "source": source.name,
-                        "index": form.index,
-                        "item_id": form.item_id,
-                        "axis": form.axis,
-                        "paraphrase": form.paraphrase,
-                        "order": form.order,
-                        "labels": form.labels,
-                        "choices": list(form.choices),
-                        "options": list(LIKERT),
-                        "prompt": prompts[i],
-                    }
+                    rec = base_record(variant.label, variant.adapter_path, source.name, form, prompts[i])
                     if res.error is not None:
                         rec.update({"status": "failed", "error": res.error})
                         counts["failed"] += 1

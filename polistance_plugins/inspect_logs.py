@@ -256,7 +256,8 @@ def compass_records(log, location: str = "", min_mass: float = DEFAULT_MIN_MASS)
     appeared) with the scorer's explanation as ``reason``; a sample with an error is ``failed``. Info also
     carries ``compass_source`` (the source argument) and ``pct_file``. With several epochs the first is kept.
     """
-    from .compass import LikertForm, record_key, score_form
+    from .compass import LikertForm, score_form
+    from .compass import base_record as compass_base_record
     from .scoring import Distribution
     from .scoring.compass import LIKERT
 
@@ -281,21 +282,8 @@ def compass_records(log, location: str = "", min_mass: float = DEFAULT_MIN_MASS)
         if not 0 <= form.index < len(source) or source.propositions[form.index].id != form.item_id:
             raise PolistanceError(f"{location}: sample {sample.id} asks {form.item_id!r} as proposition {form.index}, "
                                   f"which is not what source {source.name!r} holds there (was the source file changed?)")
-        rec = {
-            "key": record_key(label, source.name, form),
-            "model": label,
-            "adapter": adapter,
-            "source": source.name,
-            "index": form.index,
-            "item_id": form.item_id,
-            "axis": form.axis,
-            "paraphrase": form.paraphrase,
-            "order": form.order,
-            "labels": form.labels,
-            "choices": list(form.choices),
-            "options": list(LIKERT),
-            "prompt": sample.input if isinstance(sample.input, str) else form.prompt(),
-        }
+        rec = compass_base_record(label, adapter, source.name, form,
+                                  sample.input if isinstance(sample.input, str) else form.prompt())
         scores = sample.scores or {}
         score = scores.get("likert") or next(iter(scores.values()), None)
         kept = (score.metadata or {}) if score is not None else {}
