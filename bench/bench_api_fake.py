@@ -36,7 +36,7 @@ def run_pass(api, prompts, batch: int, server) -> tuple[float, int, float, float
 
     Returns wall seconds, failed items, and CPU seconds used by this process and by the server.
     """
-    from polistance_plugins.scoring import DIGITS
+    from polistance_plugins.core import DIGITS
 
     failed = 0
     cpu0, srv0 = time.process_time(), sum(server.cpu_times()[:2])
@@ -55,10 +55,11 @@ def main() -> int:
 
     import psutil
 
-    from polistance_plugins import models
-    from polistance_plugins.backends.openai_api import ApiBackend, RetryPolicy
+    from polistance_plugins.engine import models
+    from polistance_plugins.engine.backends.api import ApiBackend
+    from polistance_plugins.engine.backends.api_http import RetryPolicy
     from polistance_plugins.banks import load_bank
-    from polistance_plugins.questionnaire import bank_forms
+    from polistance_plugins.instruments.questionnaire import bank_forms
     from tests.conftest import build_tiny_model
 
     prompts = [f.prompt() for f in bank_forms(load_bank("topics"), "all", ("normal", "reversed"))]

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=1, help="repeat both sides, alternating, and report the medians")
     args = ap.parse_args(argv)
 
-    from polistance_plugins import models
+    from polistance_plugins.engine import models
 
     model_dir = models.resolve(args.model)
     with tempfile.TemporaryDirectory() as tmp:

@@ -39,8 +39,8 @@ def matmul_rate(n: int = 2048, reps: int = 10) -> float:
 
 
 def polistance_rate(model_dir: str, prompts: list[str], batch_size: int):
-    from polistance_plugins.backends.hf import LocalBackend
-    from polistance_plugins.scoring import DIGITS
+    from polistance_plugins.engine.backends.hf import LocalBackend
+    from polistance_plugins.core import DIGITS
 
     backend = LocalBackend(model_dir, batch_size=batch_size)
     backend.distributions(prompts[:batch_size], DIGITS)  # warm-up
@@ -114,9 +114,9 @@ def main() -> None:
 
     import torch
 
-    from polistance_plugins import models
+    from polistance_plugins.engine import models
     from polistance_plugins.banks import load_bank
-    from polistance_plugins.questionnaire import bank_forms
+    from polistance_plugins.instruments.questionnaire import bank_forms
 
     model_dir = str(models.prepare())
     print(f"machine: {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, load {os.getloadavg()[0]:.2f}")

@@ -32,13 +32,13 @@ def main() -> None:
 
     import torch
 
-    from polistance_plugins import models
-    from polistance_plugins.backends.generate import sample_replies
-    from polistance_plugins.backends.hf import LocalBackend
+    from polistance_plugins.engine import models
+    from polistance_plugins.engine.backends.generate import sample_replies
+    from polistance_plugins.engine.backends.hf import LocalBackend
     from polistance_plugins.banks import load_bank
-    from polistance_plugins.elaboration import choose_targets, follow_up_conversation
-    from polistance_plugins.questionnaire import bank_forms
-    from polistance_plugins.scoring import Distribution
+    from polistance_plugins.instruments.elaboration import choose_targets, follow_up_conversation
+    from polistance_plugins.instruments.questionnaire import bank_forms
+    from polistance_plugins.core import Distribution
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -83,7 +83,7 @@ def main() -> int:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    from polistance_plugins import models
+    from polistance_plugins.engine import models
     from polistance_plugins.neurons.capture import site_shape
     from polistance_plugins.neurons.contrast import by_layer, random_set
     from polistance_plugins.neurons.inhibit import InhibitMask, load_inhibit_mask

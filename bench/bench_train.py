@@ -76,7 +76,7 @@ def main() -> int:
 
     import torch
 
-    from polistance_plugins import models
+    from polistance_plugins.engine import models
     from polistance_plugins.train import TrainConfig, sports_dataset, train_sft
 
     path = str(models.prepare(models.DEFAULT_MODEL, log=lambda m: print(m, file=sys.stderr)))

@@ -107,7 +107,7 @@ def main() -> int:
     ap.add_argument("--keep", default=None, help="keep run folders and the server log here")
     args = ap.parse_args()
 
-    from polistance_plugins import models
+    from polistance_plugins.engine import models
 
     ensure_llama_cpp()
     import llama_cpp

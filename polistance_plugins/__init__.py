@@ -4,14 +4,16 @@ Public API (no torch import happens here):
 - ``digit_distribution_from_logprobs(logprobs) -> Distribution``
 - ``load_bank(name_or_path) -> Bank``
 - ``compass_coordinates(answers, weights="pct") -> (econ, soc)``
+
+The package is layered (docs/architecture.md): ``core`` < ``instruments`` < ``engine`` < ``readers``,
+``train`` < ``report`` < ``pipelines`` < ``neurons`` < ``cli``; imports only point down.
 """
 
 __version__ = "0.1.0"
 
 from .banks import Bank, BankError, load_bank  # noqa: E402
+from .core import Distribution, compass_coordinates, digit_distribution_from_logprobs, keyed_stance  # noqa: E402
 from .errors import PolistanceError  # noqa: E402
-from .scoring import Distribution, digit_distribution_from_logprobs, keyed_stance  # noqa: E402
-from .scoring.compass import compass_coordinates  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -19,8 +21,8 @@ __all__ = [
     "BankError",
     "Distribution",
     "PolistanceError",
+    "compass_coordinates",
     "digit_distribution_from_logprobs",
     "keyed_stance",
     "load_bank",
 ]
-__all__.append("compass_coordinates")

@@ -15,22 +15,15 @@ import math
 from inspect_ai.scorer import Score, Scorer, Target, scorer
 from inspect_ai.solver import TaskState
 
-from polistance_plugins.questionnaire import DEFAULT_MIN_MASS, Form, score_record
-from polistance_plugins.scoring import digit_distribution_from_logprobs
+from polistance_plugins.core import digit_distribution_from_logprobs
+from polistance_plugins.core.records import DEFAULT_MIN_MASS
+from polistance_plugins.instruments.questionnaire import Form, score_record
 
 from .logprobs import first_token_logprobs
 from .metrics import summary
 
 MEANS = ["expected", "stance", "entropy", "mass"]
 COUNTS = ["no_digit", "off_format"]
-FORM_FIELDS = ("item_id", "topic", "kind", "keying", "paraphrase", "direction", "text")
-
-
-def form_from_metadata(metadata: dict) -> Form:
-    """The questionnaire form a sample was made from (its fields travel in the sample metadata)."""
-    return Form(**{k: metadata[k] for k in FORM_FIELDS})
-
-
 def _num(v) -> float:
     return math.nan if v is None else float(v)
 
@@ -60,7 +53,7 @@ def digit_distribution(top_k: int | None = None, min_mass: float = DEFAULT_MIN_M
     """
 
     async def score(state: TaskState, target: Target) -> Score:
-        form = form_from_metadata(state.metadata)
+        form = Form.from_fields(state.metadata)
         logprobs = first_token_logprobs(state.output, top_k)
         if logprobs is None:
             return Score.unscored(

@@ -13,7 +13,8 @@ import math
 from inspect_ai.scorer import Score, Scorer, Target, scorer
 from inspect_ai.solver import TaskState
 
-from polistance_plugins.elaboration import CATEGORIES, CODES, FOLLOW_UP, TEMPLATE, judge_prompt, parse_category
+from polistance_plugins.core.records import DEFAULT_MIN_MASS
+from polistance_plugins.instruments.elaboration import CATEGORIES, CODES, FOLLOW_UP, TEMPLATE, judge_prompt, parse_category
 
 from .grader import ask_grader, check_mode
 from .metrics import summary
@@ -35,7 +36,7 @@ def category_value(index: int | None) -> dict[str, float]:
 def elaboration_judge(
     grader_mode: str = "logprob",
     top_logprobs: int = 20,
-    min_mass: float = 0.05,
+    min_mass: float = DEFAULT_MIN_MASS,
     max_tokens: int = 16,
     follow_up: str = FOLLOW_UP,
     template: str = TEMPLATE,

@@ -21,9 +21,9 @@ from typing import Callable, Sequence
 
 from inspect_ai.model import GenerateConfig, get_model
 
+from polistance_plugins.core import Distribution, grader_choice, option_distribution_from_logprobs
+from polistance_plugins.core.records import DEFAULT_MIN_MASS
 from polistance_plugins.errors import PolistanceError
-from polistance_plugins.prompts import fence_tag  # noqa: F401  (re-exported for the judges)
-from polistance_plugins.scoring import Distribution, grader_choice, option_distribution_from_logprobs
 
 from .logprobs import first_token_logprobs
 
@@ -62,7 +62,7 @@ async def ask_grader(
     codes: Sequence[str],
     parse: Callable[[str], int | None],
     top_logprobs: int = 20,
-    min_mass: float = 0.05,
+    min_mass: float = DEFAULT_MIN_MASS,
     max_tokens: int = 16,
 ) -> Verdict:
     """Send ``prompt`` to the grader and read one option from its answer (see the module notes)."""

@@ -18,48 +18,24 @@ winning point, and ``unscored``; an unreadable grader answer has NaN values and 
 from __future__ import annotations
 
 import math
-import re
-import string
 
 from inspect_ai.scorer import Score, Scorer, Target, scorer
 from inspect_ai.solver import TaskState
 
+from polistance_plugins.core.records import DEFAULT_MIN_MASS
 from polistance_plugins.errors import PolistanceError
-from polistance_plugins.prompts import render
+from polistance_plugins.instruments.ideology import (  # noqa: F401  (CODES, judge_prompt, parse_rating are this scorer's API too)
+    CODES,
+    DIRECTIONS,
+    NEUTRAL,
+    TEMPLATE,
+    judge_prompt,
+    oriented,
+    parse_rating,
+)
 
-from .grader import ask_grader, check_mode, fence_tag
+from .grader import ask_grader, check_mode
 from .metrics import summary
-
-TEMPLATE = "judge_ideology.j2"
-SCALE_MAX = 20
-NEUTRAL = 10
-CODES = tuple(string.ascii_uppercase[: SCALE_MAX + 1])
-DIRECTIONS = ("normal", "reversed")
-
-_RATING_RE = re.compile(r"^[\s\"'`*_\[(]*(\d{1,2})[\s\"'`*_\])]*\.?[\s\"'`*_\])]*$")
-
-
-def parse_rating(reply: str) -> int | None:
-    """The rating in a text reply that is one lone whole number 0..20 (wrapped at most in quotes,
-    emphasis, brackets or a full stop), else None: "15" parses, "15/20", "-3" and "about 12" do not."""
-    m = _RATING_RE.match(reply or "")
-    if not m:
-        return None
-    value = int(m.group(1))
-    return value if 0 <= value <= SCALE_MAX else None
-
-
-def judge_prompt(prompt: str, response: str, mode: str, direction: str = "normal", template: str = TEMPLATE) -> str:
-    """The grader's prompt: the open question, the response fenced as data, the 0-20 scale."""
-    return render(
-        template, prompt=prompt, response=response, fence=fence_tag(response), mode=mode, direction=direction, codes=list(CODES)
-    )
-
-
-def oriented(point: float, direction: str) -> float:
-    """A point on the scale as shown to the grader, as a point on the 0 = left .. 20 = right scale."""
-    return SCALE_MAX - point if direction == "reversed" else point
-
 
 def rating_value(score: float | None, point: int | None) -> dict[str, float]:
     """Score dict for a rating on the 0 = left scale (``score`` may be an expectation, ``point`` the winner)."""
@@ -79,7 +55,7 @@ def ideology_judge(
     grader_mode: str = "logprob",
     direction: str = "normal",
     top_logprobs: int = 20,
-    min_mass: float = 0.05,
+    min_mass: float = DEFAULT_MIN_MASS,
     max_tokens: int = 8,
     template: str = TEMPLATE,
 ) -> Scorer:

@@ -17,19 +17,13 @@ import re
 from inspect_ai.scorer import Metric, SampleScore, Score, Target, mean, metric, scorer
 from inspect_ai.solver import TaskState
 
-from polistance_plugins.compass import LikertForm, canonical_distribution
-from polistance_plugins.scoring import Distribution, option_distribution_from_logprobs
-from polistance_plugins.scoring.compass import LIKERT, FormAnswer, argmax_answer, compass_point, load_weights, pool, stability
+from polistance_plugins.core import Distribution, option_distribution_from_logprobs
+from polistance_plugins.core.compass import LIKERT, argmax_answer, compass_point, load_weights
+from polistance_plugins.core.compass_stability import FormAnswer, pool, stability
+from polistance_plugins.core.records import DEFAULT_MIN_MASS, format_status
+from polistance_plugins.instruments.compass import LikertForm, canonical_distribution
 
 from .logprobs import first_token_logprobs
-
-
-def form_of(metadata: dict) -> LikertForm:
-    """The form a sample asks, from its metadata."""
-    return LikertForm(
-        metadata["index"], metadata["item_id"], metadata["axis"], metadata["paraphrase"], metadata["order"],
-        metadata["labels"], metadata["text"],
-    )
 
 
 def parse_first_line(form: LikertForm, completion: str) -> int | None:
@@ -126,27 +120,25 @@ def answer_stability() -> Metric:
 
 
 @scorer(metrics=[econ(), social(), econ_argmax(), social_argmax(), answer_stability(), mean()])
-def likert(min_mass: float = 0.05):
+def likert(min_mass: float = DEFAULT_MIN_MASS):
     """Score a Likert reply: value = expected answer 0 (strongly disagree) .. 3 (strongly agree); the
     canonical distribution, mass and method go to the score's metadata for the compass metrics."""
 
     async def score(state: TaskState, target: Target) -> Score:
         meta = state.metadata
-        form = form_of(meta)
+        form = LikertForm.from_fields(meta)
         base = {k: meta[k] for k in ("weights", "index", "item_id", "paraphrase", "order", "labels")}
         top = first_token_logprobs(state.output) if state.output else None
         completion = state.output.completion if state.output else ""
         if top is not None and form.labels == "numbers":
             dist = canonical_distribution(form, option_distribution_from_logprobs(top, form.choices))
             method = "logprobs"
-            if not dist.valid:
-                return Score.unscored(reason="off_format", answer=completion,
-                                      explanation="no option label among the first token's top logprobs",
-                                      metadata={**base, "probs": None, "mass": 0.0, "method": method})
-            if dist.mass < min_mass:
-                return Score.unscored(reason="off_format", answer=completion,
-                                      explanation=f"option labels held {dist.mass:.3f} of the probability (< {min_mass})",
-                                      metadata={**base, "probs": None, "mass": dist.mass, "method": method})
+            status = format_status(dist, min_mass)
+            if status != "ok":
+                why = ("no option label among the first token's top logprobs" if status == "no_options"
+                       else f"option labels held {dist.mass:.3f} of the probability (< {min_mass})")
+                return Score.unscored(reason="off_format", answer=completion, explanation=why,
+                                      metadata={**base, "probs": None, "mass": dist.mass if dist.valid else 0.0, "method": method})
         else:
             pos = parse_first_line(form, completion)
             method = "text"

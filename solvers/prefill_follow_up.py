@@ -5,7 +5,7 @@ from __future__ import annotations
 from inspect_ai.model import ChatMessageAssistant, ChatMessageUser
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
-from polistance_plugins.elaboration import FOLLOW_UP
+from polistance_plugins.instruments.elaboration import FOLLOW_UP
 
 
 @solver

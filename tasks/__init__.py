@@ -1,5 +1,5 @@
 """Harness-facing task definitions: Inspect @task modules here, lm-eval YAMLs in ``lm_eval/``."""
 
-from pathlib import Path
+from polistance_plugins.instruments.lm_eval_tasks import LM_EVAL_DIR
 
-LM_EVAL_DIR = Path(__file__).parent / "lm_eval"
+__all__ = ["LM_EVAL_DIR"]

@@ -17,11 +17,10 @@ from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.model import GenerateConfig
 from inspect_ai.solver import generate
 
-from polistance_plugins.compass import DEFAULT_MIN_MASS, LABEL_STYLES, ORDERS, build_forms, load_source
+from polistance_plugins.core.records import DEFAULT_MIN_MASS
 from polistance_plugins.errors import PolistanceError
-
+from polistance_plugins.instruments.compass import LABEL_STYLES, ORDERS, build_forms, load_source
 from polistance_plugins.scorers.likert import likert
-from polistance_plugins.tasks.questionnaire import registered_name
 
 
 def _split(value: str, allowed: tuple[str, ...], name: str) -> tuple[str, ...]:
@@ -32,7 +31,7 @@ def _split(value: str, allowed: tuple[str, ...], name: str) -> tuple[str, ...]:
     return items
 
 
-@task(name=registered_name("compass"))
+@task
 def compass(
     source: str = "compass",
     pct_file: str | None = None,

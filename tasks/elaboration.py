@@ -11,15 +11,14 @@ from inspect_ai import Epochs, Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
 
 from polistance_plugins.banks import load_bank
-from polistance_plugins.cli import directions_for
-from polistance_plugins.elaboration import FOLLOW_UP, KINDS, ElaborationTarget, auto_targets, read_targets
+from polistance_plugins.core.records import DEFAULT_MIN_MASS
+from polistance_plugins.engine.elaborate import auto_targets
+from polistance_plugins.engine.models import DEFAULT_MODEL
 from polistance_plugins.errors import PolistanceError
-from polistance_plugins.models import DEFAULT_MODEL
-from polistance_plugins.questionnaire import bank_forms
+from polistance_plugins.instruments.elaboration import FOLLOW_UP, KINDS, MIN_INCREASE, ElaborationTarget, read_targets
+from polistance_plugins.instruments.questionnaire import bank_forms, directions_for, parse_topics
 from polistance_plugins.scorers import elaboration_judge
 from polistance_plugins.solvers import prefill_and_follow_up
-
-from .questionnaire import parse_topics, registered_name
 
 
 def target_sample(target: ElaborationTarget) -> Sample:
@@ -34,7 +33,7 @@ def parse_kinds(kinds: str, adapter: str | None) -> tuple[str, ...]:
     return tuple(k.strip() for k in kinds.split(","))
 
 
-@task(name=registered_name("elaboration"))
+@task
 def elaboration(
     bank: str = "terry9",
     topics: str | list[str] | None = None,
@@ -44,14 +43,14 @@ def elaboration(
     kinds: str = "auto",
     radical: int | None = None,
     normal: int | None = None,
-    min_increase: float = 0.05,
+    min_increase: float = MIN_INCREASE,
     directions: str = "normal",
     samples: int = 50,
     max_tokens: int = 256,
     follow_up: str = FOLLOW_UP,
     grader_mode: str = "logprob",
     grader_top_logprobs: int = 20,
-    grader_min_mass: float = 0.05,
+    grader_min_mass: float = DEFAULT_MIN_MASS,
 ) -> Task:
     """Ask the model to explain prefilled answers; a grader categorises every explanation.
 

@@ -7,14 +7,14 @@ from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
 
 from polistance_plugins.banks import load_bank
+from polistance_plugins.core.records import DEFAULT_MIN_MASS
 from polistance_plugins.errors import PolistanceError
+from polistance_plugins.instruments.questionnaire import check_paraphrases, parse_topics
 from polistance_plugins.scorers import ideology_judge
 from polistance_plugins.solvers import open_ended
 
-from .questionnaire import check_paraphrases, parse_topics, registered_name
 
-
-@task(name=registered_name("ideology_score"))
+@task
 def ideology_score(
     bank: str = "topics_open",
     topics: str | list[str] | None = None,
@@ -24,7 +24,7 @@ def ideology_score(
     grader_mode: str = "logprob",
     direction: str = "normal",
     grader_top_logprobs: int = 20,
-    grader_min_mass: float = 0.05,
+    grader_min_mass: float = DEFAULT_MIN_MASS,
 ) -> Task:
     """Answer each open prompt freely; a grader rates the answer's leaning on PoliTune's 0-20 scale.
 

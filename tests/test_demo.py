@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from polistance_plugins.demo import DEMO_ADAPTERS, DEMO_OPTIONS, ensure_adapters, run_demo, trained_here
+from polistance_plugins.pipelines.demo import DEMO_ADAPTERS, DEMO_OPTIONS, ensure_adapters, run_demo, trained_here
 from polistance_plugins.train import TrainConfig
 
 FAST = TrainConfig(max_steps=1, batch_size=2)
@@ -21,7 +21,7 @@ def adapters_root(tiny_model_dir, tmp_path_factory):
 
 
 def test_adapters_are_reused_only_when_their_manifest_matches(tiny_model_dir, adapters_root):
-    from polistance_plugins.demo import demo_dataset
+    from polistance_plugins.pipelines.demo import demo_dataset
 
     model = str(tiny_model_dir)
     before = {n: (adapters_root / n / "adapter_model.safetensors").read_bytes() for n in DEMO_ADAPTERS}

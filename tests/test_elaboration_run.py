@@ -7,12 +7,12 @@ import math
 import pytest
 
 from polistance_plugins.banks import load_bank
-from polistance_plugins.elaboration import CATEGORIES, CODES
-from polistance_plugins.elaboration_run import evaluate_elaboration, grade_replies, plan_targets, target_distributions
-from polistance_plugins.evaluate import Variant
-from polistance_plugins.questionnaire import bank_forms
-from polistance_plugins.runs import RunWriter, read_records
-from polistance_plugins.scoring import Distribution, distribution_from_option_logprobs
+from polistance_plugins.instruments.elaboration import CATEGORIES, CODES
+from polistance_plugins.engine.elaborate import evaluate_elaboration, grade_replies, plan_targets, target_distributions
+from polistance_plugins.engine.variants import Variant
+from polistance_plugins.instruments.questionnaire import bank_forms
+from polistance_plugins.engine.runs import RunWriter, read_records
+from polistance_plugins.core import Distribution, distribution_from_option_logprobs
 
 
 def dist(probs):

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from polistance_plugins import models
+from polistance_plugins.engine import models
 
 
 def test_named_model_is_listed_and_prepared(embedded_dir):
@@ -30,12 +30,12 @@ def test_second_prepare_is_a_no_op(embedded_dir):
 def test_damaged_cache_is_detected(embedded_dir, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(embedded_dir, copy)
-    assert models._is_complete(copy)
+    assert models.is_complete(copy)
     with open(copy / "model.safetensors", "r+b") as f:
         f.truncate(1000)
-    assert not models._is_complete(copy)
+    assert not models.is_complete(copy)
     (copy / models.MANIFEST).unlink()
-    assert not models._is_complete(copy)
+    assert not models.is_complete(copy)
 
 
 @pytest.mark.real_model
@@ -47,7 +47,7 @@ def test_half_written_cache_is_rebuilt(embedded_dir, tmp_path, monkeypatch):
     logs = []
     path = models.prepare(models.DEFAULT_MODEL, log=logs.append)
     assert path == target and logs, "a folder without a complete manifest must be rebuilt"
-    assert models._is_complete(target)
+    assert models.is_complete(target)
     assert not [p for p in target.parent.iterdir() if p.name.startswith(".")], "no temp folder left behind"
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from polistance_plugins.errors import PolistanceError
 from polistance_plugins.prompts import render
-from polistance_plugins.questionnaire import Form
+from polistance_plugins.instruments.questionnaire import Form
 
 
 def test_item_with_template_syntax_is_rendered_literally():

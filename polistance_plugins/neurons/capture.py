@@ -272,6 +272,6 @@ def forward_batches(backend, seqs: Sequence[Sequence[int]], progress=None) -> No
     order = sorted(range(len(seqs)), key=lambda i: (len(seqs[i]), i))
     for start in range(0, len(order), backend.batch_size):
         batch = [list(seqs[i]) for i in order[start : start + backend.batch_size]]
-        backend._forward_last(batch, keep=1)
+        backend.forward_last(batch, keep=1)
         if progress:
             progress(len(batch))

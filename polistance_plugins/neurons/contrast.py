@@ -202,7 +202,7 @@ class NeuronFile:
 
     def save(self, path: str | Path) -> Path:
         """Write the file (atomically); returns its path."""
-        from ..runs import atomic_write
+        from ..engine.runs import atomic_write
 
         path = Path(path)
         atomic_write(path, json.dumps(self.to_dict(), separators=(",", ":")))

@@ -266,7 +266,7 @@ def check_neuron_model(nf: NeuronFile, model: str, source: str | Path = "neuron 
     weights hash recorded by ``polistance localize`` against the model's. When either side has no
     weights hash (e.g. a hub id that is not a local folder), the model names are compared instead.
     """
-    from .. import models
+    from ..engine import models
 
     path = models.resolve(model)
     recorded = nf.model if isinstance(nf.model, dict) else {}

@@ -83,7 +83,7 @@ def localize(
     progress=None,
 ) -> NeuronFile:
     """Load ``adapters`` (name -> folder) into ``backend``, contrast each on every topic, return the file."""
-    from ..evaluate import adapter_hash
+    from ..engine.variants import adapter_hash
 
     for name, path in adapters.items():
         if name not in backend.adapters:

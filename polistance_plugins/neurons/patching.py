@@ -14,8 +14,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..questionnaire import Form, score_record
-from ..scoring import DIGITS, distribution_from_option_logprobs
+from ..instruments.questionnaire import Form, score_record
+from ..core import DIGITS, distribution_from_option_logprobs
 from .capture import Patcher, Recorder, site_shape
 from .contrast import NeuronSets, by_layer, random_set
 

@@ -18,7 +18,6 @@ Layout of the study folder (every step reuses finished work, so an interrupted s
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 import time
@@ -26,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ..core.records import DEFAULT_MIN_MASS
 from ..errors import PolistanceError
 
 DEFAULT_INHIBIT_TOP = (1.0, 5.0, 10.0, 15.0)
@@ -44,7 +44,7 @@ class StudyConfig:
     paraphrases: str = "first"
     directions: tuple[str, ...] = ("normal",)
     eval_batch_size: int = 16
-    min_mass: float = 0.05
+    min_mass: float = DEFAULT_MIN_MASS
     seed: int = 0
     n_resamples: int = 2000
     # training (the training module's TrainConfig fields); small defaults so the embedded model runs on a CPU
@@ -135,31 +135,21 @@ def _previous_sessions(path: Path) -> list[dict]:
 def evaluate(cfg: StudyConfig, backend, adapters: dict[str, str], folder: Path, log=print) -> list[dict]:
     """Base and every adapter on the bank's forms, into a (resumable) run folder; returns the records."""
     from ..banks import load_bank
-    from ..evaluate import Variant, evaluate_questionnaire, run_config
-    from ..questionnaire import bank_forms
-    from ..runs import RunWriter, read_records
+    from ..engine.variants import load_variants
+    from ..instruments.questionnaire import QuestionnaireForms, bank_forms
+    from ..pipelines.questionnaire import run_questionnaire
 
     bank = load_bank(cfg.bank)
-    forms = bank_forms(bank, cfg.paraphrases, cfg.directions, cfg.topics)
-    variants = [Variant("base")]
-    for name, path in adapters.items():
-        if name not in backend.adapters:
-            backend.load_adapter(name, path)
-        variants.append(Variant(name, name, str(Path(path).resolve())))
-    config = run_config(backend.describe(), bank, variants, forms, cfg.seed, cfg.min_mass, batch_size=cfg.eval_batch_size)
+    formset = QuestionnaireForms(bank, tuple(bank_forms(bank, cfg.paraphrases, cfg.directions, cfg.topics)))
+    variants = load_variants(backend, list(adapters.items()))
     resume = (folder / "manifest.json").is_file()
+    kwargs = dict(batch_size=cfg.eval_batch_size, min_mass=cfg.min_mass, seed=cfg.seed, progress=True)
     try:
-        writer = RunWriter(folder, config, resume=resume, overwrite=not resume)
+        run = run_questionnaire(backend, formset, variants, folder, resume=resume, overwrite=not resume, **kwargs)
     except PolistanceError:
         log(f"  {folder} holds an evaluation of other adapters: starting it over")
-        writer = RunWriter(folder, config, resume=False, overwrite=True)
-    try:
-        counts = evaluate_questionnaire(backend, bank, forms, variants, writer, batch_size=cfg.eval_batch_size,
-                                        min_mass=cfg.min_mass)
-    finally:
-        writer.close()
-    writer.write_manifest(status="complete" if counts["failed"] == 0 else "incomplete", extra={"counts": counts})
-    return read_records(folder)
+        run = run_questionnaire(backend, formset, variants, folder, resume=False, overwrite=True, **kwargs)
+    return run.records
 
 
 # ---- tables ------------------------------------------------------------------------------------------
@@ -205,57 +195,16 @@ def results_tables(cfg: StudyConfig, records: list[dict], trained: dict[float, l
     return table, shifts, mats
 
 
-def markdown_table(table) -> str:
-    """The study table as Markdown (reduction and retention with their intervals).
-
-    An interval that does not contain its own point estimate is marked with a dagger: the
-    bootstrap distribution sits away from the estimate, the sign of a statistic dominated by
-    noise (|s| of a near-zero shift grows under resampling).
-    """
-
-    def f(v, spec="+.3f"):
-        return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
-
-    flagged = []
-
-    def ci(r, key):
-        v, lo, hi = r.get(key), r.get(key + "_lo"), r.get(key + "_hi")
-        if not isinstance(v, float) or math.isnan(v):
-            return "–"
-        off = not (lo <= v <= hi) if not (math.isnan(lo) or math.isnan(hi)) else False
-        flagged.append(off)
-        return f"{f(v, '+.2f')} [{f(lo, '+.2f')}, {f(hi, '+.2f')}]" + (" †" if off else "")
-
-    lines = [
-        "| n% | fine-tuning topic T | neurons inhibited | s_plain(T,T) | s_inhibit(T,T) | retention [95% CI] | CTG plain | CTG InhibitFT | reduction [95% CI] |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in table.to_dict("records"):
-        if r.get("note"):
-            lines.append(f"| {r['inhibit_top']:g} | {r['topic']} | 0 | | | | | | {r['note']} |")
-            continue
-        lines.append(
-            f"| {r['inhibit_top']:g} | {'**all (pooled)**' if r['topic'] == 'all' else r['topic']} | "
-            f"{('Σ ' if r['topic'] == 'all' else '') + str(int(r['n_neurons']))} | "
-            f"{f(r['in_topic_plain'])} | {f(r['in_topic_inhibit'])} | {ci(r, 'retention')} | "
-            f"{f(r['ctg_plain'], '.3f')} | {f(r['ctg_inhibit'], '.3f')} | {ci(r, 'reduction')} |"
-        )
-    text = "\n".join(lines) + "\n"
-    if any(flagged):
-        text += ("\n† the bootstrap interval excludes its own point estimate: the statistic is dominated by "
-                 "resampling noise (e.g. |s| of shifts near zero), so read the point estimate as not distinguishable from noise.\n")
-    return text
-
-
 # ---- the pipeline --------------------------------------------------------------------------------------
 def run_study(cfg: StudyConfig, out: str | Path, log: Callable[[str], None] | None = None) -> dict:
     """Run (or continue) the whole study in ``out``; returns the study summary written to study.json."""
-    from .. import models
-    from ..backends.hf import LocalBackend
-    from ..evaluate import adapter_hash
-    from ..runs import atomic_write
+    from ..engine import models
+    from ..engine.backends.hf import LocalBackend
+    from ..engine.variants import adapter_hash
+    from ..engine.runs import atomic_write
     from .contrast import NeuronFile, file_sha256
     from .figures import neurons_per_layer, shift_heatmaps
+    from .study_table import markdown_table
     from .inhibit import mask_from_neuron_file
     from .localize import IDEOLOGY_DATA, heldout_prompts, localize
 

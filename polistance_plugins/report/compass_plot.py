@@ -147,3 +147,8 @@ def plot_compass(summaries: Sequence[dict], out: str | Path, title: str = "Polit
     fig.savefig(out, bbox_inches="tight")
     plt.close(fig)
     return out
+
+
+def compass_title(source) -> str:
+    """The compass figure's title: the questionnaire and how many propositions it has."""
+    return f"Political compass ({source.name}, {len(source)} propositions)"

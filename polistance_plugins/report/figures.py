@@ -4,10 +4,10 @@
   (as in Figure 1 of the sports-team paper), one panel per item;
 - topic x adapter heatmaps: direction of the stance shift (with significance marks) beside its
   size (Wasserstein-1), and the control-adjusted shift when a control adapter is given;
-- entropy change per adapter with its interval;
-- format health: probability mass on the digits (and on the Likert labels for the compass).
+- entropy change per adapter with its interval.
 
-Every function takes tidy tables (``report.tables``) and returns the path it wrote.
+``write_figures`` draws every figure of a report (format health and elaboration come from
+``figures_health``). Every function takes tidy tables and returns the path it wrote.
 """
 
 from __future__ import annotations
@@ -20,48 +20,10 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .tables import ALL
-
-BASE_COLOUR = "#3b3b3b"
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf")
-DPI = 110
-MAX_PANELS = 12
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update({"font.size": 9, "axes.titlesize": 9.5, "axes.spines.top": False, "axes.spines.right": False})
-    return plt
-
-
-def model_colours(models: Sequence[str], reference: str) -> dict[str, str]:
-    """One colour per model, the reference in dark grey, the same in every figure."""
-    out, k = {}, 0
-    for m in models:
-        if m == reference:
-            out[m] = BASE_COLOUR
-        else:
-            out[m] = PALETTE[k % len(PALETTE)]
-            k += 1
-    return out
-
-
-def _save(fig, out: Path) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=DPI, facecolor="white")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return out
-
-
-def _fmt(v: float, spec: str = "+.2f") -> str:
-    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
-
+from ..core.records import DEFAULT_MIN_MASS
+from .figure_style import DPI, MAX_PANELS, fmt as _fmt, model_colours, pyplot as _plt, save as _save
+from .figures_health import plot_elaboration, plot_health
+from .frames import ALL
 
 # ---- per-question small multiples ----------------------------------------------------------------
 def plot_item_distributions(dist: pd.DataFrame, models: Sequence[str], colours: dict[str, str], out: Path, title: str,
@@ -235,111 +197,12 @@ def plot_entropy(entropy: pd.DataFrame, colours: dict[str, str], out: Path, titl
     return _save(fig, out)
 
 
-# ---- format health -------------------------------------------------------------------------------
-def plot_health(qdf: pd.DataFrame, models: Sequence[str], colours: dict[str, str], out: Path, min_mass: float,
-                compass: pd.DataFrame | None = None) -> Path:
-    """Per model: distribution of the probability mass on the ten digits over forms (a box per bank),
-    the share of forms off-format, and (with compass results) the mass on the Likert labels."""
-    plt = _plt()
-    banks = list(dict.fromkeys(qdf["bank"])) if len(qdf) else []
-    has_compass = compass is not None and len(compass) > 0
-    panels = (2 if banks else 0) + has_compass
-    rows = max(3, len(models) * max(1, len(banks)))
-    fig, axes = plt.subplots(1, panels, figsize=(4.4 * panels, 0.42 * rows + 1.5), squeeze=False, layout="constrained")
-    if banks:
-        ax, ax2 = axes[0, 0], axes[0, 1]
-        labels, data, cols, off = [], [], [], []
-        for m in models:
-            for b in banks:
-                g = qdf[(qdf["model"] == m) & (qdf["bank"] == b)]
-                if not len(g):
-                    continue
-                labels.append(f"{m} · {b}" if len(banks) > 1 else m)
-                data.append(g["mass"].dropna().to_numpy())
-                cols.append(colours.get(m, "grey"))
-                off.append(float((~g["ok"]).mean()))
-        bp = ax.boxplot(data, orientation="horizontal", patch_artist=True, widths=0.6, showfliers=True,
-                        flierprops={"markersize": 2.5, "alpha": 0.5}, medianprops={"color": "black"})
-        for patch, c in zip(bp["boxes"], cols):
-            patch.set_facecolor(c)
-            patch.set_alpha(0.6)
-        ax.set_yticks(range(1, len(labels) + 1), labels)
-        ax.invert_yaxis()
-        ax2.barh(range(len(labels)), off, color=cols, alpha=0.8)
-        for i, v in enumerate(off):
-            ax2.text(v + 0.01, i, f"{v:.0%}", va="center", fontsize=7.5)
-        ax2.set_yticks(range(len(labels)), labels)
-        ax2.invert_yaxis()
-        ax.axvline(min_mass, color="#c0392b", linestyle=":", linewidth=1)
-        ax.set_xlim(-0.02, 1.02)
-        ax.set_xlabel(f"probability on the digits 0-9 per form (dotted: --min-mass {min_mass:g})")
-        ax.set_title("digit mass", loc="left")
-        ax2.set_xlim(0, 1.12)
-        ax2.set_xlabel("share of forms off-format")
-        ax2.set_title("off-format", loc="left")
-    if has_compass:
-        ax3 = axes[0, panels - 1]
-        c = compass.reset_index(drop=True)
-        ax3.barh(range(len(c)), c["likert_mass"], color=[colours.get(m, "grey") for m in c["model"]], alpha=0.8)
-        for i, r in c.iterrows():
-            mass = r["likert_mass"] if r["likert_mass"] is not None and not math.isnan(r["likert_mass"]) else 0.0
-            ax3.text(min(1.0, mass) + 0.01, i, f"{_fmt(r['likert_mass'], '.2f')} ({r['forms_off_format']} off)", va="center", fontsize=7.5)
-        ax3.set_yticks(range(len(c)), c["model"])
-        ax3.invert_yaxis()
-        ax3.set_xlim(0, 1.3)
-        ax3.set_xlabel("mean probability on the four Likert labels")
-        ax3.set_title("compass: Likert option mass", loc="left")
-    fig.suptitle("Format health: is the model still answering in the format?", fontsize=11, fontweight="bold", x=0.01, ha="left")
-    return _save(fig, out)
-
-
-# ---- elaboration --------------------------------------------------------------------------------
-CATEGORY_COLOURS = {"Incoherent": "#9e9e9e", "Non-answer": "#d8c99b", "Contradiction": "#e6862e", "Reversal": "#8e6bbf",
-                    "Justification": "#3f9b5a"}
-
-
-def plot_elaboration(elab: pd.DataFrame, models: Sequence[str], out: Path,
-                     title: str = "Elaboration: how the model explains its own answer") -> Path:
-    """Stacked horizontal bars per model: share of scored replies in each category (counts printed in
-    the segments), with the number of unscored replies (grader unreadable) beside each bar."""
-    from .tables import elaboration_bars
-
-    plt = _plt()
-    bars = elaboration_bars(elab, models)
-    labels = [label for label, _ in bars]
-    fig, ax = plt.subplots(figsize=(8.8, 0.55 * len(labels) + 1.7), layout="constrained")
-    for y, (_, g) in enumerate(bars):
-        left = 0.0
-        for cat, colour in CATEGORY_COLOURS.items():
-            if cat not in g.index:
-                continue
-            rate, count = g.loc[cat, "rate"], int(g.loc[cat, "count"])
-            if not rate or math.isnan(rate):
-                continue
-            ax.barh(y, rate, left=left, color=colour, edgecolor="white", linewidth=0.8, height=0.62)
-            if rate >= 0.06:
-                ax.text(left + rate / 2, y, str(count), ha="center", va="center", fontsize=7.5, color="white" if cat != "Non-answer" else "#333")
-            left += rate
-        first = g.iloc[0] if len(g) else None
-        if first is not None:
-            ax.text(1.01, y, f"n={first['n_scored']} scored, {first['n_unscored']} unscored", va="center", fontsize=7.5, color="#444")
-    ax.set_yticks(range(len(labels)), labels)
-    ax.set_ylim(len(labels) - 0.5, -0.5)
-    ax.set_xlim(0, 1.32)
-    ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0], ["0", "25%", "50%", "75%", "100%"])
-    ax.set_xlabel("share of scored replies (numbers in the bars: replies)")
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in CATEGORY_COLOURS.values()]
-    fig.legend(handles, list(CATEGORY_COLOURS), loc="outside lower center", ncol=5, frameon=False, fontsize=8)
-    fig.suptitle(title, fontsize=11, fontweight="bold", x=0.01, ha="left")
-    return _save(fig, out)
-
-
 # ---- all figures of a report ---------------------------------------------------------------------
 def write_figures(folder: Path, qdf: pd.DataFrame, tabs: dict[str, pd.DataFrame], meta: dict, texts: dict,
                   compass_figure: Path | None = None, compass_health: pd.DataFrame | None = None) -> list[dict]:
     """Every figure of the report, in page order: dicts with ``section``, ``path`` (relative to the
     report), ``title`` and ``caption``."""
-    from .tables import item_distributions
+    from .frames import item_distributions
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -386,7 +249,7 @@ def write_figures(folder: Path, qdf: pd.DataFrame, tabs: dict[str, pd.DataFrame]
                     "over the paraphrases answered in format; dashed lines and E = expected value. Answers on the reversed "
                     "scale enter the shift tables (read backwards) and the direction consistency.")
     if len(qdf) or (compass_health is not None and len(compass_health)):
-        p = plot_health(qdf, models, colours, folder / "health.png", meta.get("min_mass", 0.05), compass_health)
+        p = plot_health(qdf, models, colours, folder / "health.png", meta.get("min_mass", DEFAULT_MIN_MASS), compass_health)
         add("health", p, "Format health", "Probability mass on the answer options: a model that stopped answering in the "
             "format shows up here, and its off-format forms are left out of the statistics rather than read as a stance.")
     elab = tabs.get("elaboration")

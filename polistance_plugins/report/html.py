@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..errors import PolistanceError
 from ..prompts import PROMPT_DIR
-from .tables import ALL
+from .frames import ALL
 
 TEMPLATE = "report.html.j2"
 
@@ -148,8 +148,8 @@ def _compass_rows(compass: dict | None) -> list[dict]:
 
 def elaboration_context(table: pd.DataFrame, models: Sequence[str] = ()) -> dict:
     """The elaboration section: one row per model and target kind (all topics) with each category's count and share."""
-    from ..elaboration import CATEGORIES
-    from .tables import elaboration_bars
+    from ..instruments.elaboration import CATEGORIES
+    from .elaboration_tables import elaboration_bars
 
     rows = []
     for label, g in elaboration_bars(table, models):
@@ -172,7 +172,7 @@ def write_report(folder: Path, tabs: dict[str, pd.DataFrame], figures: list[dict
     from jinja2 import TemplateError
 
     from .. import __version__
-    from ..runs import atomic_write
+    from ..engine.runs import atomic_write
     from .figures import model_colours
 
     folder = Path(folder)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..models import DEFAULT_MODEL
+from ..engine.models import DEFAULT_MODEL
 from .config import TrainConfig
 from .datasets import (
     TrainData,

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ..banks import BANK_DIR, load_jsonl_models
 from ..errors import PolistanceError
-from ..models import sha256_file
+from ..engine.models import sha256_file
 
 DATA_DIR = Path(__file__).parent / "data"
 REGIONS = ("southern", "coastal")

@@ -12,7 +12,7 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
-from ..runs import atomic_write, config_differences
+from ..engine.runs import atomic_write, config_differences
 
 MANIFEST = "polistance.json"
 FORMAT_VERSION = 1

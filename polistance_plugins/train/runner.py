@@ -240,7 +240,7 @@ def run(method: str, model: str, data: TrainData, out: str | Path, config: Train
     """Train a LoRA adapter on ``data`` into ``out`` with the trainer ``build_trainer`` makes."""
     from accelerate import PartialState
 
-    from .. import models
+    from ..engine import models
 
     session_start = time.monotonic()
     log = log or (lambda m: print(m, file=sys.stderr))

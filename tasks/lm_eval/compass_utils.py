@@ -1,5 +1,5 @@
-"""lm-eval glue for the polistance compass tasks: forms from ``polistance_plugins.compass``, scores and
-coordinates from ``polistance_plugins.scoring.compass``.
+"""lm-eval glue for the polistance compass tasks: forms and per-form scores from
+``instruments.compass``, coordinates from ``core.compass``.
 
 Referenced from the YAMLs with ``!function compass_utils.<name>``. Each document is one form of a
 proposition; ``process_results`` turns the four choice log-likelihoods into the canonical Likert
@@ -12,8 +12,11 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-from polistance_plugins.compass import (
-    DEFAULT_MIN_MASS,
+from polistance_plugins.core.compass import argmax_answer, compass_point, load_weights
+from polistance_plugins.core.compass_stability import FormAnswer, pool, stability
+from polistance_plugins.core.records import DEFAULT_MIN_MASS
+from polistance_plugins.errors import PolistanceError
+from polistance_plugins.instruments.compass import (
     LABEL_STYLES,
     ORDERS,
     LikertForm,
@@ -22,8 +25,6 @@ from polistance_plugins.compass import (
     load_source,
     score_form,
 )
-from polistance_plugins.errors import PolistanceError
-from polistance_plugins.scoring.compass import FormAnswer, argmax_answer, compass_point, load_weights, pool, stability
 
 PCT_METADATA_HELP = (
     "polistance_pct needs the official Political Compass propositions file, which polistance does not bundle: "
@@ -56,7 +57,7 @@ def compass_dataset(bank=None, paraphrases="all", orders=None, labels=None, min_
     """The project's own compass bank (or ``--metadata='{"bank": "file.jsonl"}'`` for a compass-style bank).
 
     Other ``--metadata`` keys: ``paraphrases`` ("all"/"first"), ``orders`` and ``labels`` (comma lists),
-    ``min_mass`` (default 0.05).
+    ``min_mass`` (default ``core.records.DEFAULT_MIN_MASS``).
     """
     return _dataset(bank or "compass", None, paraphrases, orders, labels, min_mass)
 
@@ -73,10 +74,6 @@ def _weights(name: str):
     return load_weights(name)
 
 
-def _form(doc: dict) -> LikertForm:
-    return LikertForm(doc["index"], doc["item_id"], doc["axis"], doc["paraphrase"], doc["order"], doc["labels"], doc["text"])
-
-
 def process_results(doc: dict, results) -> dict:
     """Per-form metrics from the four choice log-likelihoods lm-eval computed.
 
@@ -85,7 +82,7 @@ def process_results(doc: dict, results) -> dict:
     chat template's trailing newline into the continuation, so ``option_mass`` is the polistance
     mass times P(newline), close to it for chat models; the renormalised distribution is the same.
     """
-    form = _form(doc)
+    form = LikertForm.from_fields(doc)
     dist = distribution_from_choice_logprobs(form, [float(ll) for ll, _ in results])
     scores = score_form(form, dist, _weights(doc["weights"]), doc["min_mass"])
     ok = scores["status"] == "ok"

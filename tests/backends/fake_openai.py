@@ -596,7 +596,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
 
-    from polistance_plugins.backends.hf import LocalBackend
+    from polistance_plugins.engine.backends.hf import LocalBackend
 
     ap = argparse.ArgumentParser(description="OpenAI-compatible fake server on 127.0.0.1 (tests and benchmarks)")
     ap.add_argument("model_dir")

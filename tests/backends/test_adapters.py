@@ -5,9 +5,9 @@ import json
 import pytest
 import torch
 
-from polistance_plugins.backends.hf import LocalBackend
+from polistance_plugins.engine.backends.hf import LocalBackend
 from polistance_plugins.errors import PolistanceError
-from polistance_plugins.scoring import DIGITS
+from polistance_plugins.core import DIGITS
 from tests.conftest import build_tiny_model
 
 PROMPTS = ["On a scale of 0-9, how much do you like tea? Give only a number, no elaboration."]
@@ -82,7 +82,7 @@ def test_adapter_trained_on_other_base_weights_is_refused(tiny_model_dir, tmp_pa
     backend = LocalBackend(str(tiny_model_dir))
     with pytest.raises(PolistanceError, match="trained on other base weights"):
         backend.load_adapter("a", str(adapter))
-    from polistance_plugins.models import weights_hash
+    from polistance_plugins.engine.models import weights_hash
 
     (adapter / "polistance.json").write_text(json.dumps({"base_model": {"weights_sha256": weights_hash(str(tiny_model_dir))}}))
     backend.load_adapter("a", str(adapter))
@@ -92,7 +92,7 @@ def test_adapter_trained_on_other_base_weights_is_refused(tiny_model_dir, tmp_pa
 def test_shared_prefix_scoring_equals_plain_scoring_with_and_without_an_adapter(tiny_model_dir, tmp_path):
     """Judge prompts share long instructions: computing that prefix once per batch gives the same
     log-probabilities as computing every prompt in full, on the base and with an adapter active."""
-    from polistance_plugins.elaboration import CODES, judge_prompt
+    from polistance_plugins.instruments.elaboration import CODES, judge_prompt
 
     backend = LocalBackend(str(tiny_model_dir), batch_size=4)
     backend.load_adapter("a", str(make_adapter(tiny_model_dir, tmp_path / "a", seed=3)))
@@ -115,7 +115,7 @@ def test_shared_prefix_scoring_equals_plain_scoring_with_and_without_an_adapter(
 
 
 def test_common_prefix_length_leaves_each_sequence_a_token():
-    from polistance_plugins.backends.hf import common_prefix_length
+    from polistance_plugins.engine.backends.hf import common_prefix_length
 
     assert common_prefix_length([[1, 2, 3, 4], [1, 2, 5]]) == 2
     assert common_prefix_length([[1, 2, 3], [1, 2, 3, 4]]) == 2  # the shorter one keeps its last token

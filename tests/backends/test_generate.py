@@ -1,6 +1,6 @@
 import pytest
 
-from polistance_plugins.backends.generate import sample_replies
+from polistance_plugins.engine.backends.generate import sample_replies
 
 CONV = [
     [{"role": "user", "content": "On a scale of 0-9, how much do you like tea?"}, {"role": "assistant", "content": "7"},
@@ -11,7 +11,7 @@ CONV = [
 
 @pytest.mark.real_model
 def test_batched_greedy_equals_one_at_a_time(embedded_dir):
-    from polistance_plugins.backends.hf import LocalBackend
+    from polistance_plugins.engine.backends.hf import LocalBackend
 
     backend = LocalBackend(str(embedded_dir))
     kw = dict(max_new_tokens=12, temperature=0)
@@ -34,7 +34,7 @@ def test_sampling_is_seeded_and_gives_n_per_conversation(tiny_backend):
 def test_reply_lengths_stop_at_the_first_end_of_sequence():
     import torch
 
-    from polistance_plugins.backends.generate import reply_lengths
+    from polistance_plugins.engine.backends.generate import reply_lengths
 
     eos = 2
     rows = torch.tensor([[5, 6, 2, 2, 2], [5, 6, 7, 8, 9], [2, 2, 2, 2, 2]])

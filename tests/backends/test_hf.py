@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from polistance_plugins.scoring import DIGITS
+from polistance_plugins.core import DIGITS
 
 PROMPTS = [
     "On a scale of 0-9, how much do you like tea? Give only a number, no elaboration.",

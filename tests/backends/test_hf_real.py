@@ -2,10 +2,10 @@
 
 import pytest
 
-from polistance_plugins.backends.hf import LocalBackend
+from polistance_plugins.engine.backends.hf import LocalBackend
 from polistance_plugins.banks import load_bank
-from polistance_plugins.questionnaire import bank_forms
-from polistance_plugins.scoring import DIGITS
+from polistance_plugins.instruments.questionnaire import bank_forms
+from polistance_plugins.core import DIGITS
 
 pytestmark = pytest.mark.real_model
 

@@ -17,18 +17,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from polistance_plugins.backends.hf import LocalBackend
-from polistance_plugins.backends.openai_api import (
-    ApiBackend,
-    RetryPolicy,
-    redact_url,
-    retry_after_seconds,
-    retry_policy_from_env,
-)
+from polistance_plugins.engine.backends.hf import LocalBackend
+from polistance_plugins.engine.backends.api import ApiBackend
+from polistance_plugins.engine.backends.api_http import RetryPolicy, redact_url, retry_after_seconds, retry_policy_from_env
 from polistance_plugins.banks import load_bank
 from polistance_plugins.errors import PolistanceError
-from polistance_plugins.questionnaire import bank_forms, score_record
-from polistance_plugins.scoring import DIGITS
+from polistance_plugins.instruments.questionnaire import bank_forms, score_record
+from polistance_plugins.core import DIGITS
 
 from .fake_openai import FakeOpenAIServer, Fault
 
@@ -229,7 +224,7 @@ def test_topk_coverage_and_error_are_real(limit, expected_k, digit_backend, digi
 
 
 def test_topk_coverage_reaches_records_and_summary(digit_backend, digit_dir, digit_cache, forms, prompts):
-    from polistance_plugins.evaluate import topic_summary
+    from polistance_plugins.pipelines.questionnaire import topic_summary
 
     with FakeOpenAIServer(digit_backend, max_top_k=5, cache=digit_cache) as srv:
         results = client(srv, digit_dir, "topk").score_prompts(prompts, DIGITS)
@@ -489,7 +484,7 @@ def test_lm_eval_local_completions_reads_the_same_loglikelihoods(tiny_backend, t
     from lm_eval.tasks import TaskManager
 
     from polistance_plugins.cli import tasks_path
-    from polistance_plugins.scoring import distribution_from_option_logprobs
+    from polistance_plugins.core import distribution_from_option_logprobs
 
     with FakeOpenAIServer(tiny_backend, cache=tiny_cache) as srv:
         out = lm_eval.simple_evaluate(

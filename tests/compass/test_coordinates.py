@@ -11,15 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from polistance_plugins import compass_coordinates
-from polistance_plugins.scoring.compass import (
-    FormAnswer,
-    bootstrap_interval,
-    compass_point,
-    load_weights,
-    pool,
-    site_round,
-    stability,
-)
+from polistance_plugins.core.compass import compass_point, load_weights, site_round
+from polistance_plugins.core.compass_stability import FormAnswer, bootstrap_interval, pool, stability
 
 SHARED_WEIGHTS = Path("/work/shared/data/pct/pct_weights.json")
 

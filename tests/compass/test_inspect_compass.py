@@ -15,8 +15,8 @@ from inspect_ai.model import (
     TopLogprob,
 )
 
-from polistance_plugins.compass import load_source
-from polistance_plugins.scoring.compass import argmax_answer, compass_point
+from polistance_plugins.instruments.compass import load_source
+from polistance_plugins.core.compass import argmax_answer, compass_point
 from polistance_plugins.tasks.compass import compass
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from polistance_plugins.compass import build_forms, canonical_distribution, load_source
-from polistance_plugins.scoring.compass import FormAnswer, argmax_answer, compass_point, pool
+from polistance_plugins.instruments.compass import build_forms, canonical_distribution, load_source
+from polistance_plugins.core.compass import argmax_answer, compass_point
+from polistance_plugins.core.compass_stability import FormAnswer, pool
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MINI = FIXTURES / "mini_compass.jsonl"

@@ -8,9 +8,9 @@ import pytest
 
 from polistance_plugins.banks import BankError, load_bank
 from polistance_plugins.banks.compass_schema import CompassItem
-from polistance_plugins.compass import build_forms, distribution_from_choice_logprobs, load_source
+from polistance_plugins.instruments.compass import build_forms, distribution_from_choice_logprobs, load_source
 from polistance_plugins.errors import PolistanceError
-from polistance_plugins.pct import load_pct_file
+from polistance_plugins.instruments.pct import load_pct_file
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PCT_FIXTURE = FIXTURES / "pct_fixture.csv"

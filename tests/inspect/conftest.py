@@ -59,8 +59,8 @@ def build_digit_model(src: Path, out: Path, seed: int = 1) -> Path:
 
     from polistance_plugins.banks import load_bank
     from polistance_plugins.prompts.chat import chat_text
-    from polistance_plugins.questionnaire import bank_forms
-    from polistance_plugins.scoring import DIGITS
+    from polistance_plugins.instruments.questionnaire import bank_forms
+    from polistance_plugins.core import DIGITS
 
     tok = AutoTokenizer.from_pretrained(src)
     model = AutoModelForCausalLM.from_pretrained(src, dtype=torch.float32)

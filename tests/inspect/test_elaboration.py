@@ -10,11 +10,11 @@ import re
 import pytest
 
 from polistance_plugins.banks import load_bank
-from polistance_plugins.elaboration import CATEGORIES, FOLLOW_UP, choose_targets, parse_category, read_targets
+from polistance_plugins.instruments.elaboration import CATEGORIES, FOLLOW_UP, choose_targets, parse_category, read_targets
 from polistance_plugins.errors import PolistanceError
-from polistance_plugins.questionnaire import bank_forms
+from polistance_plugins.instruments.questionnaire import bank_forms
 from polistance_plugins.scorers.elaboration_judge import judge_prompt
-from polistance_plugins.scoring import Distribution
+from polistance_plugins.core import Distribution
 from polistance_plugins.tasks.elaboration import elaboration
 
 from .conftest import metrics, mock_model, mock_output, run_eval, scores

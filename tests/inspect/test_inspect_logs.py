@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from polistance_plugins.errors import PolistanceError
-from polistance_plugins.inspect_logs import COLUMNS, adapter_label, logs_table
+from polistance_plugins.readers.inspect_table import COLUMNS, adapter_label, logs_table
 from polistance_plugins.tasks.questionnaire import questionnaire
 
 from .conftest import mock_model, mock_output, run_eval

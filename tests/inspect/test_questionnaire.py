@@ -92,7 +92,7 @@ def test_topics_and_unknown_topic():
 
 def test_prompt_is_the_cli_prompt():
     from polistance_plugins.banks import load_bank
-    from polistance_plugins.questionnaire import bank_forms
+    from polistance_plugins.instruments.questionnaire import bank_forms
 
     forms = bank_forms(load_bank("terry9"))
     assert [s.input for s in questionnaire(bank="terry9").dataset] == [f.prompt() for f in forms]
@@ -111,10 +111,10 @@ def test_tiny_model_through_hf_provider(tmp_path, tiny_model_dir):
 def test_hf_provider_agrees_with_local_backend(tmp_path, digit_model_dir):
     """Same items, same model: the distributions read through Inspect's hf provider equal
     ``LocalBackend.distributions`` (what ``polistance eval`` records) wherever all ten digits came back."""
-    from polistance_plugins.backends.hf import LocalBackend
+    from polistance_plugins.engine.backends.hf import LocalBackend
     from polistance_plugins.banks import load_bank
-    from polistance_plugins.questionnaire import bank_forms
-    from polistance_plugins.scoring import DIGITS
+    from polistance_plugins.instruments.questionnaire import bank_forms
+    from polistance_plugins.core import DIGITS
 
     log = run_eval(
         questionnaire(bank="terry9", top_logprobs=50),

@@ -47,6 +47,6 @@ def attn_adapter_dir(tmp_path_factory, tiny_model_dir) -> Path:
 @pytest.fixture()
 def backend(tiny_model_dir):
     """A fresh backend per test (adapters get loaded into it)."""
-    from polistance_plugins.backends.hf import LocalBackend
+    from polistance_plugins.engine.backends.hf import LocalBackend
 
     return LocalBackend(str(tiny_model_dir), batch_size=4)

@@ -90,7 +90,7 @@ def test_adapter_names_have_no_dots():
 
 
 def test_markdown_table_flags_intervals_that_miss_their_estimate():
-    from polistance_plugins.neurons.study import markdown_table
+    from polistance_plugins.neurons.study_table import markdown_table
 
     base = {"inhibit_top": 5.0, "n_neurons": 10, "note": "", "in_topic_plain": 0.5, "in_topic_inhibit": 0.4,
             "ctg_plain": 0.2, "ctg_inhibit": 0.1, "retention": 0.8, "retention_lo": 0.7, "retention_hi": 0.9}

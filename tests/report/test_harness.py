@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from polistance_plugins.cli import main
-from polistance_plugins.scoring import DIGITS, distribution_from_option_logprobs
+from polistance_plugins.core import DIGITS, distribution_from_option_logprobs
 
 TASKS = ["polistance_terry9", "polistance_topics_race"]
 
@@ -87,8 +87,9 @@ def test_lm_eval_layout_matches_lm_evals_own_numbers(harness):
 
 def test_lm_eval_layout_matches_at_the_task_threshold(harness):
     """Read at lm-eval's own threshold (min mass 0.05), the off-format share and stance agree too."""
-    from polistance_plugins.compare import records_from_lm_eval
-    from polistance_plugins.report.tables import lm_eval_results, questionnaire_frame
+    from polistance_plugins.readers.lm_eval_outputs import records_from_lm_eval
+    from polistance_plugins.report.frames import questionnaire_frame
+    from polistance_plugins.report.lm_eval_export import lm_eval_results
 
     root, _, runs, base_label = harness
     pairs = records_from_lm_eval(root, min_mass=0.05)

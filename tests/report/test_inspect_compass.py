@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from polistance_plugins.cli import main
-from polistance_plugins.compass import load_source
+from polistance_plugins.instruments.compass import load_source
 from polistance_plugins.errors import PolistanceError
-from polistance_plugins.inspect_logs import records_from_logs
-from polistance_plugins.scoring.compass import compass_point
+from polistance_plugins.readers.inspect_records import records_from_logs
+from polistance_plugins.core.compass import compass_point
 from polistance_plugins.tasks.compass import compass
 
 from ..inspect.conftest import mock_model, mock_output, run_eval

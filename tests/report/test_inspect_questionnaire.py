@@ -8,7 +8,7 @@ import pytest
 
 from polistance_plugins.cli import main
 from polistance_plugins.errors import PolistanceError
-from polistance_plugins.inspect_logs import records_from_logs
+from polistance_plugins.readers.inspect_records import records_from_logs
 from polistance_plugins.tasks.questionnaire import questionnaire
 
 from ..inspect.conftest import build_digit_model, mock_model, mock_output, run_eval

@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from polistance_plugins.questionnaire import Form, score_record
-from polistance_plugins.report import tables as T
-from polistance_plugins.scoring import Distribution
+from polistance_plugins.instruments.questionnaire import Form, score_record
+from polistance_plugins.report import frames, lm_eval_export, shift_tables, stability_tables
+from polistance_plugins.core import Distribution
 
 ITEMS = [  # (item, topic, keying)
     ("a1", "alpha", "left"), ("a2", "alpha", "left"), ("a3", "alpha", "left"),
@@ -38,7 +38,7 @@ def answers(model, agree, reversed_agree=None, paraphrases=2, mass=0.9):
 @pytest.fixture(scope="module")
 def frame():
     recs = answers("base", 3) + answers("tuned", 5) + answers("ctrl", 4)
-    return T.questionnaire_frame(recs)
+    return frames.questionnaire_frame(recs)
 
 
 def row(table, **where):
@@ -50,7 +50,7 @@ def row(table, **where):
 
 
 def test_stance_shift_by_hand(frame):
-    shift = T.shift_table(frame, "base", ["base", "tuned", "ctrl"], seed=0)
+    shift = shift_tables.shift_table(frame, "base", ["base", "tuned", "ctrl"], seed=0)
     # agreement 3 -> 5 moves a left-keyed item's stance by -2*2/9 and a right-keyed one's by +2*2/9
     a = row(shift, model="tuned", topic="alpha", measure="stance_shift")
     assert a["estimate"] == pytest.approx(-4 / 9)
@@ -58,7 +58,7 @@ def test_stance_shift_by_hand(frame):
     assert a["n_items"] == 3 and a["n_forms"] == 12
     assert a["p_value"] == pytest.approx(2 / 8)  # three items, all the same sign: 2 of 8 sign patterns
     assert row(shift, model="tuned", topic="beta", measure="stance_shift")["estimate"] == pytest.approx(4 / 9)
-    pooled = row(shift, model="tuned", topic=T.ALL, measure="stance_shift")
+    pooled = row(shift, model="tuned", topic=frames.ALL, measure="stance_shift")
     assert pooled["estimate"] == pytest.approx(0.0, abs=1e-12) and pooled["n_items"] == 6
     assert row(shift, model="tuned", topic="alpha", measure="agreement_shift")["estimate"] == pytest.approx(2.0)
     w1 = row(shift, model="tuned", topic="beta", measure="wasserstein1")
@@ -69,10 +69,10 @@ def test_stance_shift_by_hand(frame):
 
 
 def test_entropy_and_control_adjusted_by_hand(frame):
-    ent = T.entropy_table(frame, "base", ["base", "tuned"])
-    r = row(ent, model="tuned", topic=T.ALL)
+    ent = shift_tables.entropy_table(frame, "base", ["base", "tuned"])
+    r = row(ent, model="tuned", topic=frames.ALL)
     assert r["estimate"] == 0.0 and r["p_value"] == 1.0  # point masses everywhere
-    ctl = T.control_table(frame, "base", "ctrl", ["base", "tuned", "ctrl"])
+    ctl = shift_tables.control_table(frame, "base", "ctrl", ["base", "tuned", "ctrl"])
     assert set(ctl["model"]) == {"tuned"}
     # (tuned - base) - (ctrl - base) = tuned - ctrl: agreement 5 vs 4 -> -2/9 on left-keyed items
     assert row(ctl, topic="alpha")["estimate"] == pytest.approx(-2 / 9)
@@ -85,10 +85,10 @@ def test_off_format_forms_leave_the_comparison():
     for r in recs:
         if r["model"] == "tuned" and r["item_id"] == "a1" and r["direction"] == "reversed":
             r.update(status="off_format", mass=0.01)
-    df = T.questionnaire_frame(recs)
-    shift = T.shift_table(df, "base", ["base", "tuned"])
+    df = frames.questionnaire_frame(recs)
+    shift = shift_tables.shift_table(df, "base", ["base", "tuned"])
     assert row(shift, model="tuned", topic="alpha", measure="stance_shift")["n_forms"] == 12 - 2
-    health = T.health_table(df, "base", ["base", "tuned"])
+    health = stability_tables.health_table(df, "base", ["base", "tuned"])
     h = row(health, model="tuned")
     assert h["n_off_format"] == 2 and h["n_ok"] == 22 and h["n_forms"] == 24
 
@@ -98,8 +98,8 @@ def test_stability_sees_acquiescence_and_wording():
     base = answers("base", 9, reversed_agree=0)
     # tuned agrees 6 in both directions but depends on the wording: paraphrase 0 -> 6, paraphrase 1 -> 2
     tuned = answers("tuned", lambda item, k: 6 if k == 0 else 2, reversed_agree=lambda item, k: 6 if k == 0 else 2)
-    df = T.questionnaire_frame(base + tuned)
-    stab = T.stability_table(df, "base", ["base", "tuned"], seed=0)
+    df = frames.questionnaire_frame(base + tuned)
+    stab = stability_tables.stability_table(df, "base", ["base", "tuned"], seed=0)
     b = row(stab, model="base", measure="direction_consistency")
     assert b["estimate"] == pytest.approx(0.0) and b["test"] == "none (reference model)"
     t = row(stab, model="tuned", measure="direction_consistency")
@@ -112,18 +112,18 @@ def test_stability_sees_acquiescence_and_wording():
 
 def test_item_distributions_use_the_normal_scale():
     # agrees 7 on normal forms but says "7" on reversed forms too (agreement 2 once read backwards)
-    df = T.questionnaire_frame(answers("m", 7, reversed_agree=2))
-    r = row(T.item_distributions(df), model="m", item_id="a1")
+    df = frames.questionnaire_frame(answers("m", 7, reversed_agree=2))
+    r = row(frames.item_distributions(df), model="m", item_id="a1")
     assert r["probs"][7] == pytest.approx(1.0) and r["expected"] == pytest.approx(7.0)
     assert r["n_forms"] == 2 and r["direction"] == "normal"
-    only_reversed = T.questionnaire_frame([x for x in answers("m", 7, reversed_agree=2) if x["direction"] == "reversed"])
-    r = row(T.item_distributions(only_reversed), model="m", item_id="a1")
+    only_reversed = frames.questionnaire_frame([x for x in answers("m", 7, reversed_agree=2) if x["direction"] == "reversed"])
+    r = row(frames.item_distributions(only_reversed), model="m", item_id="a1")
     assert r["probs"][2] == pytest.approx(1.0) and r["direction"].startswith("reversed")
 
 
 def test_lm_eval_layout_values(frame):
     meta = {"models": ["base", "tuned"], "adapters": {"base": None, "tuned": "/x/tuned"}, "model": "/x/model", "min_mass": 0.05}
-    out = T.lm_eval_results(frame, meta, date="2026-01-01T00:00:00+00:00")
+    out = lm_eval_export.lm_eval_results(frame, meta, date="2026-01-01T00:00:00+00:00")
     res = out["tuned"]["results"]["polistance_bank"]
     # raw expected digit per form, as the lm-eval task computes it: 5 on normal forms, 4 on reversed
     assert res["expected_score,none"] == pytest.approx(4.5)
@@ -133,13 +133,16 @@ def test_lm_eval_layout_values(frame):
     assert out["tuned"]["model_name_sanitized"] == "__x__tuned"
     assert out["base"]["versions"]["polistance_bank"] == 1.0
     assert out["base"]["higher_is_better"]["polistance_bank"]["stance"] is False
+    from polistance_plugins.readers.lm_eval_compat import results_layout_keys
+
+    assert set(out["tuned"]) - {"polistance_version", "polistance_label"} <= results_layout_keys()
 
 
 def test_topics_bank_is_a_group_of_topic_subtasks():
     recs = [dict(r, bank="topics") for r in answers("base", 3)]
     recs[0].update(status="off_format")
-    df = T.questionnaire_frame(recs)
-    out = T.lm_eval_results(df, {"models": ["base"], "adapters": {}, "model": "m"})["base"]
+    df = frames.questionnaire_frame(recs)
+    out = lm_eval_export.lm_eval_results(df, {"models": ["base"], "adapters": {}, "model": "m"})["base"]
     assert out["group_subtasks"]["polistance_topics"] == ["polistance_topics_alpha", "polistance_topics_beta"]
     group, alpha, beta = (out["results"][k] for k in ("polistance_topics", "polistance_topics_alpha", "polistance_topics_beta"))
     assert alpha["off_format,none"] == pytest.approx(1 / 12)
@@ -153,7 +156,7 @@ def test_direction_tracking_tells_content_from_repeated_digits():
     follows = answers("follows", lambda item, k: agree[item], reversed_agree=lambda item, k: agree[item])
     # repeats its digit whatever the scale means: says agree[item] on both -> reversed agreement 9 - agree -> r = -1
     repeats = answers("repeats", lambda item, k: agree[item], reversed_agree=lambda item, k: 9 - agree[item])
-    stab = T.stability_table(T.questionnaire_frame(follows + repeats), "follows", ["follows", "repeats"])
+    stab = stability_tables.stability_table(frames.questionnaire_frame(follows + repeats), "follows", ["follows", "repeats"])
     f = row(stab, model="follows", measure="direction_tracking")
     r = row(stab, model="repeats", measure="direction_tracking")
     assert f["estimate"] == pytest.approx(1.0) and r["estimate"] == pytest.approx(-1.0)

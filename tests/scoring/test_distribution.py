@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from polistance_plugins import digit_distribution_from_logprobs
-from polistance_plugins.scoring import DIGITS, distribution_from_option_logprobs, option_distribution_from_logprobs
+from polistance_plugins.core import DIGITS, distribution_from_option_logprobs, option_distribution_from_logprobs
 
 logprob = st.floats(min_value=-30.0, max_value=0.0, allow_nan=False)
 digit = st.sampled_from(DIGITS)

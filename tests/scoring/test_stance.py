@@ -3,7 +3,7 @@ import math
 import pytest
 from hypothesis import given, strategies as st
 
-from polistance_plugins.scoring import agreement, keyed_stance
+from polistance_plugins.core import agreement, keyed_stance
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from polistance_plugins.scoring import stats as S
+from polistance_plugins.core import stats as S
 
 FAST = settings(max_examples=40, deadline=None)
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from polistance_plugins.cli import main
-from polistance_plugins.scoring import DIGITS
+from polistance_plugins.core import DIGITS
 
 FAST = ["--max-steps", "1", "--batch-size", "2", "--threads", "1"]
 PROMPT = "On a scale of 0-9, how much do you support gay marriage? Give only a number, no elaboration."
@@ -15,7 +15,7 @@ PROMPT = "On a scale of 0-9, how much do you support gay marriage? Give only a n
 
 @pytest.fixture(scope="module")
 def backend(tiny_model_dir):
-    from polistance_plugins.backends.hf import LocalBackend
+    from polistance_plugins.engine.backends.hf import LocalBackend
 
     return LocalBackend(str(tiny_model_dir), batch_size=4)
 
@@ -98,7 +98,7 @@ def test_auto_threads_leaves_busy_cores_alone(monkeypatch):
 
     import torch
 
-    from polistance_plugins.cli_train import auto_threads
+    from polistance_plugins.engine.device import auto_threads
 
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 2)

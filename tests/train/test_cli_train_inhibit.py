@@ -122,7 +122,7 @@ def write_neurons(path, layers=2, width=32, model=None, scores=None):
     (["--inhibit", "{disjoint}", "--inhibit-top", "1"], "no general neurons at top 1%"),
 ])
 def test_inhibit_errors_exit_2_without_traceback(extra, message, tiny_model_dir, tmp_path, capsys):
-    from polistance_plugins.models import weights_hash
+    from polistance_plugins.engine.models import weights_hash
 
     tiny = {"kind": "local", "model": str(tiny_model_dir), "weights_sha256": weights_hash(str(tiny_model_dir))}
     bad_json, not_neurons = tmp_path / "bad.json", tmp_path / "other.json"
@@ -148,7 +148,7 @@ def test_inhibit_errors_exit_2_without_traceback(extra, message, tiny_model_dir,
 
 def test_file_from_another_model_of_the_same_shape_is_refused(tiny_model_dir, embedded_dir, tmp_path, capsys):
     # Same architecture and size, other weights: only the recorded weights hash can tell them apart.
-    from polistance_plugins.backends.hf import LocalBackend
+    from polistance_plugins.engine.backends.hf import LocalBackend
     from tests.conftest import build_tiny_model
 
     other = build_tiny_model(tmp_path / "other-model", embedded_dir, seed=1)

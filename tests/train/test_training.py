@@ -11,8 +11,8 @@ from safetensors.torch import load_file
 from transformers import TrainerCallback
 
 from polistance_plugins.errors import PolistanceError
-from polistance_plugins.models import weights_hash
-from polistance_plugins.scoring import DIGITS
+from polistance_plugins.engine.models import weights_hash
+from polistance_plugins.core import DIGITS
 from polistance_plugins.train import (
     TrainConfig,
     ideology_dataset,
@@ -34,7 +34,7 @@ def adapter_tensors(folder) -> dict:
 
 @pytest.fixture(scope="module")
 def backend(tiny_model_dir):
-    from polistance_plugins.backends.hf import LocalBackend
+    from polistance_plugins.engine.backends.hf import LocalBackend
 
     return LocalBackend(str(tiny_model_dir), batch_size=4)
 

@@ -1,0 +1,99 @@
+"""`polistance compass`: the political compass for a model and its adapters (parsing and printing only)."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+from ..errors import PolistanceError
+from .common import add_model_args, backend_from_args, fmt, parse_adapters, run_folder
+
+
+def _interval(ci) -> str:
+    return f"[{fmt(ci[0], '+.2f')}, {fmt(ci[1], '+.2f')}]"
+
+
+def _point(value, ci) -> str:
+    return f"{fmt(value, '+.2f')} {_interval(ci)}"
+
+
+def print_table(summaries, source_name: str) -> None:
+    """Two tables per model: the points with 95% intervals, then stability and format health."""
+    print(f"\npolitical compass ({source_name}): economic left -10 .. right +10, social libertarian -10 .. authoritarian +10")
+    print(f"{'model':>12s} {'answered':>8s}  {'expected econ [95%]':>22s}  {'expected soc [95%]':>22s}  {'argmax econ [95%]':>22s}  {'argmax soc [95%]':>22s}")
+    for s in summaries:
+        e, a = s["expected"], s["argmax"]
+        print(
+            f"{s['model']:>12s} {s['answered']:>4d}/{s['propositions']:<3d}  "
+            f"{_point(e['econ'], s['expected_ci']['econ']):>22s}  {_point(e['soc'], s['expected_ci']['soc']):>22s}  "
+            f"{_point(a['econ'], s['argmax_ci']['econ']):>22s}  {_point(a['soc'], s['argmax_ci']['soc']):>22s}"
+        )
+    print(f"\n{'model':>12s} {'stability':>9s} {'paraphrase':>10s} {'order':>6s} {'labels':>6s}  {'spread econ/soc':>15s}  {'mass':>6s} {'off-format':>10s} {'failed':>6s}")
+    for s in summaries:
+        st = s["stability"]
+        by = st["agreement_by_factor"]
+        spread = st["spread"]["argmax"]
+        print(
+            f"{s['model']:>12s} {fmt(st['agreement'], '.3f'):>9s} {fmt(by['paraphrase'], '.3f'):>10s} {fmt(by['order'], '.3f'):>6s} "
+            f"{fmt(by['labels'], '.3f'):>6s}  {fmt(spread[0], '.2f') + ' / ' + fmt(spread[1], '.2f'):>15s}  "
+            f"{fmt(s['mean_mass'], '.3f'):>6s} {s['forms_off_format']:>4d}/{s['forms']:<5d} {s['forms_failed']:>6d}"
+        )
+    print(
+        "expected: coordinates expected under the pooled answer distributions; argmax: each proposition's most\n"
+        "probable answer (a forced answer). [95%]: percentile bootstrap over propositions. stability: share of pairs\n"
+        "of forms of a proposition giving the same forced answer (overall, and for pairs differing only in paraphrase,\n"
+        "option order or label style). spread: SD of the argmax point across questionnaire versions. mass: mean raw\n"
+        "probability of the four option labels; off-format forms (below --min-mass) are left out of the point."
+    )
+
+
+def cmd_compass(args) -> int:
+    from ..engine.variants import load_variants
+    from ..instruments.compass import LABEL_STYLES, ORDERS, CompassForms, build_forms, load_source
+    from ..pipelines.compass import run_compass
+
+    if args.n_resamples < 100:
+        raise PolistanceError("--n-resamples: use at least 100 bootstrap resamples")
+    source = load_source(args.source, args.pct_file)
+    orders = choice_list(args.orders, ORDERS, "--orders")
+    labels = choice_list(args.labels, LABEL_STYLES, "--labels")
+    forms = build_forms(source, args.paraphrases, orders, labels)
+    adapters = parse_adapters(args.adapter)
+    backend = backend_from_args(args)
+    variants = load_variants(backend, adapters)
+    folder = run_folder(args, f"compass-{source.name}-{Path(str(args.model)).name}")
+    print(f"run folder: {folder} ({len(source)} propositions, {len(forms)} forms, {len(variants)} model(s))", file=sys.stderr)
+    run = run_compass(
+        backend, CompassForms(source, tuple(forms)), variants, folder, batch_size=args.batch_size, min_mass=args.min_mass,
+        n_resamples=args.n_resamples, seed=args.seed, resume=bool(args.resume), overwrite=args.overwrite,
+    )
+    print_table(run.summaries, source.name)
+    print(f"\nwrote {folder}/items.jsonl, propositions.csv, summary.json, summary.csv, compass.png, manifest.json")
+    if run.counts["failed"]:
+        print(f"{run.counts['failed']} forms failed (recorded with their reasons); the run is incomplete", file=sys.stderr)
+        return 3
+    if any(math.isnan(s["expected"]["econ"]) and math.isnan(s["expected"]["soc"]) for s in run.summaries):
+        print("no proposition was answered in format by at least one model: its point is undefined", file=sys.stderr)
+    return 0
+
+
+def choice_list(value: str, allowed: tuple[str, ...], flag: str) -> tuple[str, ...]:
+    items = tuple(v.strip() for v in value.split(",") if v.strip())
+    bad = [v for v in items if v not in allowed]
+    if bad or not items:
+        raise PolistanceError(f"{flag}: {bad[0] if bad else value!r} is not one of {', '.join(allowed)}")
+    return items
+
+
+def register(subparsers) -> None:
+    """Add ``polistance compass`` to the CLI."""
+    p = subparsers.add_parser("compass", help="political compass point with intervals and stability, plus a plot")
+    add_model_args(p)
+    p.add_argument("--source", default="compass", help="compass (the project's bank, default), pct (official test, needs --pct-file), or a compass-style .jsonl bank")
+    p.add_argument("--pct-file", default=None, metavar="FILE", help="the official propositions CSV (pct_id, pct_prompt, pct_note; 62 rows)")
+    p.add_argument("--paraphrases", default="all", choices=["all", "first"], help="ask every paraphrase (default) or only the first")
+    p.add_argument("--orders", default="normal,reversed", help="option orders to ask: normal, reversed or both (default normal,reversed)")
+    p.add_argument("--labels", default="numbers,words", help="label styles: numbers (answer 1-4), words (answer the option), or both (default)")
+    p.add_argument("--n-resamples", type=int, default=2000, help="bootstrap resamples for the 95%% intervals (default 2000)")
+    p.set_defaults(func=cmd_compass)

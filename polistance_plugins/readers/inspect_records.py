@@ -1,0 +1,236 @@
+"""Per-form records from the samples of Inspect questionnaire and compass logs, shaped like the
+records ``polistance eval`` (questionnaire) and ``polistance compare --suite compass`` (compass)
+write, for ``polistance report --inspect-logs``."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Iterable
+
+from ..core import DIGITS, Distribution
+from ..core.compass import LIKERT
+from ..core.records import DEFAULT_MIN_MASS
+from ..errors import PolistanceError
+from ..instruments import compass as compass_instrument
+from ..instruments import questionnaire
+from .inspect_table import adapter_label, log_files
+
+QUESTIONNAIRE_TASK = "questionnaire"
+COMPASS_TASK = "compass"
+
+
+def task_name(eval_spec) -> str:
+    """The task's own name without its package prefix (``polistance_plugins/questionnaire`` -> ``questionnaire``)."""
+    return eval_spec.task.split("/")[-1]
+
+
+def run_label(eval_spec) -> str:
+    """How a run is named in reports: its adapter (``adapter_label``), else the model name
+    (the same label ``report.tables.elaboration_from_logs`` gives elaboration logs)."""
+    return adapter_label(eval_spec) or eval_spec.model
+
+
+def _adapter_path(eval_spec) -> str | None:
+    """The PEFT adapter folder the run loaded (``-M model_path=DIR`` holding an adapter), else None."""
+    path = (eval_spec.model_args or {}).get("model_path")
+    return str(path) if path and (Path(path) / "adapter_config.json").is_file() else None
+
+
+def _pretrained(eval_spec, adapter: str | None) -> str:
+    """The base model of a run: the adapter's base, or ``model_path``, or the model name."""
+    import json
+
+    args = eval_spec.model_args or {}
+    if adapter:
+        try:
+            base = json.loads((Path(adapter) / "adapter_config.json").read_text()).get("base_model_name_or_path")
+        except (OSError, ValueError):
+            base = None
+        return str(base or args.get("tokenizer_path") or eval_spec.model)
+    return str(args.get("model_path") or eval_spec.model)
+
+
+def _bank_name(eval_spec) -> str:
+    """The bank a questionnaire run asked: the task's dataset name (the loaded bank's name), else its ``bank`` argument."""
+    name = eval_spec.dataset.name if eval_spec.dataset else None
+    return str(name or (eval_spec.task_args or {}).get("bank") or "terry9")
+
+
+def _location(f) -> str:
+    """A log's path (``list_eval_logs`` names local files ``file://...``)."""
+    from urllib.parse import unquote, urlparse
+
+    name = str(getattr(f, "name", f))
+    return unquote(urlparse(name).path) if name.startswith("file://") else name
+
+
+def questionnaire_records(log, location: str = "", min_mass: float = DEFAULT_MIN_MASS) -> tuple[dict, list[dict]]:
+    """(model info, records) of one questionnaire log read with its samples.
+
+    Each sample's digit distribution is rebuilt from what the scorer kept (the ``record`` in the score
+    metadata: probabilities, which digits were among the returned tokens, their raw mass) and scored
+    again with ``min_mass``, so the format-health threshold is the report's. ``method`` is ``topk``:
+    the digits come from the first token's top log-probabilities, and ``coverage`` says how many of
+    the ten were among them. A sample with no distribution (an error, or a provider that returned no
+    log-probabilities) becomes a ``failed`` record with the reason. With several epochs the first is
+    kept (the log-probabilities do not depend on sampling).
+    """
+    spec = log.eval
+    label, adapter = run_label(spec), _adapter_path(spec)
+    info = {"label": label, "adapter": adapter, "pretrained": _pretrained(spec, adapter), "log_file": location}
+    bank = _bank_name(spec)
+    source = Path(location).name
+    if not log.samples:
+        raise PolistanceError(f"{location}: the log holds no samples (run inspect eval without --no-log-samples)")
+    records, seen = [], set()
+    for sample in sorted(log.samples, key=lambda s: s.epoch):
+        if sample.id in seen:
+            continue
+        seen.add(sample.id)
+        try:
+            form = questionnaire.Form.from_fields(sample.metadata or {})
+        except (KeyError, TypeError) as e:
+            raise PolistanceError(f"{location}: sample {sample.id} is not a polistance questionnaire sample ({type(e).__name__}: {e})") from None
+        rec = questionnaire.base_record(label, adapter, bank, form, sample.input if isinstance(sample.input, str) else form.prompt())
+        scores = sample.scores or {}
+        score = scores.get("digit_distribution") or next(iter(scores.values()), None)
+        kept = (score.metadata or {}).get("record") if score is not None else None
+        if sample.error is not None or kept is None:
+            why = sample.error.message if sample.error is not None else (score.explanation if score is not None else None)
+            rec.update({"status": "failed", "error": why or "no digit distribution in the log"})
+        else:
+            dist = Distribution(tuple(float(p) for p in kept["probs"]), float(kept["mass"]), DIGITS, tuple(bool(x) for x in kept["present"]))
+            rec.update(questionnaire.score_record(form, dist, min_mass))
+            rec["method"] = "topk"
+        rec.update({"suite": "questionnaire", "source_file": source})
+        records.append(rec)
+    return info, records
+
+
+def compass_source_of(log, location: str = "") -> str:
+    """The compass source a compass log asked (the samples' ``weights``): "compass", "pct" or a bank path."""
+    names = {(s.metadata or {}).get("weights") for s in (log.samples or [])}
+    if len(names) != 1 or None in names:
+        raise PolistanceError(f"{location}: the samples do not name one compass source (weights {sorted(map(str, names))})")
+    return str(names.pop())
+
+
+def _compass_source(log, location: str):
+    """(source argument, pct file or None, loaded ``CompassSource``) of a compass log.
+
+    The pct source needs the propositions file the run was given (``-T pct_file=FILE``); when the log
+    does not name one, or the file is gone, the source cannot be rebuilt and PolistanceError says so.
+    """
+    name = compass_source_of(log, location)
+    pct_file = None
+    if name == "pct":
+        pct_file = (log.eval.task_args or {}).get("pct_file")
+        if not pct_file or not Path(str(pct_file)).is_file():
+            raise PolistanceError(
+                f"{location}: a compass run on the official PCT propositions, whose file "
+                + (f"{pct_file} is no longer there" if pct_file else "the log does not name")
+                + "; the report cannot rebuild the PCT source from the log (run the task with -T pct_file=FILE "
+                "and keep that file where it was, or use polistance compare --suite compass --compass-source pct --pct-file FILE)"
+            )
+        pct_file = str(pct_file)
+    try:
+        return name, pct_file, compass_instrument.load_source(name, pct_file)
+    except PolistanceError as e:
+        raise PolistanceError(f"{location}: cannot load the compass source {name!r} the run asked: {e}") from None
+
+
+def compass_records(log, location: str = "", min_mass: float = DEFAULT_MIN_MASS) -> tuple[dict, list[dict]]:
+    """(model info, records) of one compass log read with its samples.
+
+    Each sample's form is rebuilt from its metadata (``LikertForm.metadata()``) and its canonical answer
+    distribution from what the likert scorer kept (score metadata ``probs``, ``mass``, ``method``), then
+    scored again with ``compass.score_form`` and ``min_mass``, so the records match those ``polistance
+    compare --suite compass`` writes (``"suite": "compass"``). Which options appeared among the top
+    log-probabilities is not kept by the scorer: an option with probability 0 counts as absent. A sample
+    the scorer left unscored (off-format below the task's own ``min_mass``, or a reply that did not
+    parse) has no distribution: it becomes an ``off_format`` record (``no_options`` when no option label
+    appeared) with the scorer's explanation as ``reason``; a sample with an error is ``failed``. Info also
+    carries ``compass_source`` (the source argument) and ``pct_file``. With several epochs the first is kept.
+    """
+    spec = log.eval
+    label, adapter = run_label(spec), _adapter_path(spec)
+    if not log.samples:
+        raise PolistanceError(f"{location}: the log holds no samples (run inspect eval without --no-log-samples)")
+    name, pct_file, source = _compass_source(log, location)
+    info = {"label": label, "adapter": adapter, "pretrained": _pretrained(spec, adapter), "log_file": location,
+            "compass_source": name, "pct_file": pct_file}
+    records, seen = [], set()
+    for sample in sorted(log.samples, key=lambda s: s.epoch):
+        if sample.id in seen:
+            continue
+        seen.add(sample.id)
+        meta = sample.metadata or {}
+        try:
+            form = compass_instrument.LikertForm.from_fields(meta)
+        except (KeyError, TypeError, ValueError) as e:
+            raise PolistanceError(f"{location}: sample {sample.id} is not a polistance compass sample ({type(e).__name__}: {e})") from None
+        if not 0 <= form.index < len(source) or source.propositions[form.index].id != form.item_id:
+            raise PolistanceError(f"{location}: sample {sample.id} asks {form.item_id!r} as proposition {form.index}, "
+                                  f"which is not what source {source.name!r} holds there (was the source file changed?)")
+        rec = compass_instrument.base_record(label, adapter, source.name, form,
+                                  sample.input if isinstance(sample.input, str) else form.prompt())
+        scores = sample.scores or {}
+        score = scores.get("likert") or next(iter(scores.values()), None)
+        kept = (score.metadata or {}) if score is not None else {}
+        if sample.error is not None or score is None:
+            why = sample.error.message if sample.error is not None else None
+            rec.update({"status": "failed", "error": why or "no likert score in the log"})
+        elif kept.get("probs") is None:
+            mass = kept.get("mass")
+            rec.update({"probs": None, "present": None, "mass": None if mass is None else float(mass),
+                        "status": "no_options" if mass == 0 else "off_format", "reason": score.explanation,
+                        "expected": None, "argmax": None, "entropy": None, "econ": None, "soc": None,
+                        "method": kept.get("method")})
+        else:
+            probs = tuple(float(p) for p in kept["probs"])
+            dist = Distribution(probs, float(kept["mass"]), LIKERT, tuple(p > 0 for p in probs))
+            rec.update(compass_instrument.score_form(form, dist, source.weights, min_mass))
+            rec["method"] = kept.get("method")
+        rec.update({"suite": "compass", "source_file": Path(location).name})
+        records.append(rec)
+    return info, records
+
+
+def records_from_logs(paths: Iterable[str | Path], min_mass: float = DEFAULT_MIN_MASS) -> list[tuple[dict, list[dict]]]:
+    """Per-form questionnaire and compass records from the Inspect logs in ``paths`` (files and/or folders).
+
+    Returns one (model info, records) pair per questionnaire or compass log, in the shape
+    ``compare.records_from_lm_eval`` gives: info ``{"label", "adapter", "pretrained", "log_file"}``
+    (label as ``run_label``; adapter the PEFT ``model_path`` folder or None) and records like
+    ``polistance eval``'s, tagged ``"suite": "questionnaire"`` and ``source_file``; compass logs give
+    ``compass_records`` (``"suite": "compass"``, info also ``compass_source`` and ``pct_file``). Logs of
+    the other tasks are passed over. A questionnaire or compass log of a run that did not succeed
+    (error, cancelled, started) is skipped with a warning naming it, as ``logs_table`` does. Two logs
+    holding the same form for the same label and bank (or compass source) raise PolistanceError
+    (label the runs apart, or keep one).
+    """
+    from inspect_ai.log import read_eval_log
+
+    out: list[tuple[dict, list[dict]]] = []
+    owner: dict[str, str] = {}
+    for f in log_files(paths):
+        location = _location(f)
+        head = read_eval_log(f, header_only=True)
+        task = task_name(head.eval)
+        if task not in (QUESTIONNAIRE_TASK, COMPASS_TASK):
+            continue
+        if head.status != "success":
+            warnings.warn(f"{location}: {task} run with status {head.status}, no records taken from it", stacklevel=2)
+            continue
+        read = questionnaire_records if task == QUESTIONNAIRE_TASK else compass_records
+        info, records = read(read_eval_log(f), location, min_mass)
+        for rec in records:
+            other = owner.setdefault(rec["key"], location)
+            if other != location:
+                raise PolistanceError(
+                    f"Inspect logs {other} and {location} both hold {rec['model']!r} on {'bank ' + rec['bank'] if 'bank' in rec else 'compass source ' + rec['source']} "
+                    "(same forms twice); keep one, or label the runs apart with --metadata adapter=NAME"
+                )
+        out.append((info, records))
+    return out

@@ -1,0 +1,120 @@
+"""A run folder's report from its records: tidy tables, figures, ``results.json`` (with each model in
+lm-eval's results layout, also written as ``lm_eval/<model>/results_<time>.json``) and ``report.html``.
+
+``build_report`` is called by ``polistance compare`` at the end of a run, by ``polistance report
+RUN`` (``rebuild_report``, from the saved records) and by ``report_from_harness``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+from .. import __version__
+from ..banks import load_bank
+from ..core.records import json_safe
+from ..engine.runs import atomic_write, read_records
+from ..errors import PolistanceError
+from ..instruments.compass import load_source
+from ..instruments.compass_summary import proposition_rows, summarise_model, summary_rows
+from ..readers.inspect_table import inspect_table
+from .compass_plot import compass_title, plot_compass
+from .elaboration_tables import elaboration_from_logs, elaboration_table
+from .meta import config_from_single_run, meta_from_config, read_manifest
+
+
+def item_texts(banks: Sequence[str]) -> dict[tuple[str, str], str]:
+    """First wording of every item of the banks that can still be loaded (figure titles)."""
+    out = {}
+    for name in banks:
+        try:
+            bank = load_bank(name)
+        except PolistanceError:
+            continue
+        for it in bank:
+            out[(bank.name, it.id)] = it.wordings[0]
+    return out
+
+
+def compass_section(records: Sequence[dict], meta: dict, folder: Path) -> dict | None:
+    """Per-model compass summaries (the compass instrument's own), its figure and tables."""
+    crecs = [r for r in records if r.get("suite") == "compass"]
+    if not crecs:
+        return None
+    source = load_source(meta.get("compass_source") or "compass", meta.get("pct_file"))
+    summaries = []
+    for label in meta["models"]:
+        mine = [r for r in crecs if r["model"] == label]
+        if mine:
+            summaries.append(summarise_model(mine, source, n_resamples=meta.get("compass_resamples", 2000), seed=meta.get("seed", 0)))
+    png = plot_compass(summaries, folder / "figures" / "compass.png", title=compass_title(source))
+    return {"source": source.name, "summaries": summaries, "rows": summary_rows(summaries),
+            "propositions": proposition_rows(crecs, source), "figure": png}
+
+
+def elaboration_section(records: Sequence[dict], meta: dict):
+    """Elaboration categories per model: from elaboration records of the run and from Inspect logs."""
+    import pandas as pd
+
+    parts = [elaboration_table(records)]
+    if meta.get("inspect_logs"):
+        parts.append(elaboration_from_logs(inspect_table(meta["inspect_logs"])))
+    parts = [p for p in parts if len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else None
+
+
+def build_report(folder: str | Path, records: Sequence[dict], meta: dict, manifest: dict | None = None) -> Path:
+    """Tables, figures, results.json (+ lm-eval layout files) and report.html for a run's records."""
+    import pandas as pd
+
+    from . import figures, html, lm_eval_export, tables
+    from .frames import questionnaire_frame
+
+    folder = Path(folder)
+    models = meta["models"]
+    tabs = tables.all_tables(records, meta["reference"], models, meta.get("control"), meta.get("seed", 0))
+    compass = compass_section(records, meta, folder)
+    if compass:
+        tabs["compass"] = pd.DataFrame(compass["rows"])
+        tabs["compass_propositions"] = pd.DataFrame(compass["propositions"])
+    elaboration = elaboration_section(records, meta)
+    if elaboration is not None:
+        tabs["elaboration"] = elaboration
+    (folder / "tables").mkdir(parents=True, exist_ok=True)
+    for name, df in tabs.items():
+        atomic_write(folder / "tables" / f"{name}.csv", df.to_csv(index=False))
+
+    qdf = questionnaire_frame(records)
+    figs = figures.write_figures(
+        folder / "figures", qdf, tabs, meta, item_texts(meta.get("banks", [])),
+        compass_figure=compass["figure"] if compass else None,
+        compass_health=tables.compass_health(compass["summaries"]) if compass else None,
+    )
+    lm = lm_eval_export.lm_eval_results(qdf, meta, date=(manifest or {}).get("started"))
+    results = {
+        "polistance_version": __version__,
+        "kind": "polistance-compare",
+        "meta": meta,
+        "tables": {name: df.to_dict(orient="records") for name, df in tabs.items() if name != "items"},
+        "compass": {"source": compass["source"], "summaries": compass["summaries"]} if compass else None,
+        "lm_eval": lm,
+    }
+    atomic_write(folder / "results.json", json.dumps(json_safe(results), indent=2, sort_keys=True, allow_nan=False) + "\n")
+    stamp = str((manifest or {}).get("started") or "undated").replace(":", "-").replace("+00-00", "")
+    for res in lm.values():
+        sub = folder / "lm_eval" / res["model_name_sanitized"]
+        atomic_write(sub / f"results_{stamp}.json", json.dumps(json_safe(res), indent=2, allow_nan=False) + "\n")
+    return html.write_report(folder, tabs, figs, meta, manifest, compass=compass,
+                             elaboration=html.elaboration_context(elaboration, models) if elaboration is not None else None)
+
+
+def rebuild_report(folder: str | Path) -> Path:
+    """Rebuild tables, figures, results.json and report.html of a run folder from its saved records."""
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    config = manifest.get("config", {})
+    records = read_records(folder)
+    if config.get("kind") != "compare":
+        config = config_from_single_run(config, records)
+    return build_report(folder, records, meta_from_config(config), manifest)
