@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from polistance_plugins.cli import main
-from polistance_plugins.compass import build_forms, canonical_distribution, load_source
-from polistance_plugins.scoring.compass import argmax_answer, compass_point, pool, FormAnswer
+from polistance_plugins.instruments.compass import build_forms, canonical_distribution, load_source
+from polistance_plugins.core.compass import argmax_answer, compass_point
+from polistance_plugins.core.compass_stability import FormAnswer, pool
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -165,3 +166,19 @@ def test_user_error_has_no_traceback(tmp_path):
                           capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 2
     assert "--pct-file" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_resume_refuses_a_run_made_with_another_batch_size(tiny_model_dir, tmp_path, capsys):
+    """Padding changes the last digits, so a resumed compass run with another --batch-size would mix
+    records of two configurations: it is refused with the difference named, and nothing is written."""
+    out = tmp_path / "run"
+    base = ["compass", "--model", str(tiny_model_dir), "--paraphrases", "first", "--labels", "numbers",
+            "--n-resamples", "100", "--source", str(FIXTURES / "mini_compass.jsonl")]
+    assert main([*base, "--batch-size", "4", "--out", str(out)]) == 0
+    before = (out / "items.jsonl").read_bytes()
+    capsys.readouterr()
+    assert main([*base, "--batch-size", "8", "--resume", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "batch_size: recorded 4, now 8" in err
+    assert (out / "items.jsonl").read_bytes() == before
+    assert main([*base, "--batch-size", "4", "--resume", str(out)]) == 0

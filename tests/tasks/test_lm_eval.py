@@ -4,19 +4,19 @@ import math
 
 import pytest
 
-from polistance_plugins.backends.hf import LocalBackend
+from polistance_plugins.engine.backends.hf import LocalBackend
 from polistance_plugins.banks import load_bank
-from polistance_plugins.questionnaire import bank_forms
-from polistance_plugins.scoring import DIGITS, distribution_from_option_logprobs
+from polistance_plugins.instruments.questionnaire import bank_forms
+from polistance_plugins.core import DIGITS, distribution_from_option_logprobs
 
 
-def run_lm_eval(model_dir, tasks, limit=None, model_args=""):
+def run_lm_eval(model_dir, tasks, limit=None, model_args="", metadata=None):
     import lm_eval
     from lm_eval.tasks import TaskManager
 
     from polistance_plugins.cli import tasks_path
 
-    tm = TaskManager(include_path=tasks_path())
+    tm = TaskManager(include_path=tasks_path(), metadata=metadata)
     return lm_eval.simple_evaluate(
         model="hf",
         model_args=f"pretrained={model_dir},dtype=float32{model_args}",
@@ -64,3 +64,67 @@ def test_topics_group_aggregates_stance(tiny_model_dir):
     subtasks = [k for k in results if k.startswith("polistance_topics_")]
     assert len(subtasks) == 6
     assert "stance,none" in results["polistance_topics"]
+
+
+def _masses(run, task):
+    """lm-eval's own digit mass of every sample of ``task`` (sum of the ten digit probabilities)."""
+    return [sum(math.exp(float(r[0])) for r in s["filtered_resps"]) for s in run["samples"][task]]
+
+
+def test_min_mass_from_metadata_decides_off_format(tiny_model_dir, terry9_run):
+    """``--metadata '{"min_mass": X}'`` is the threshold of the record rule, not a hard-coded 0.05."""
+    masses = _masses(terry9_run, "polistance_terry9")
+    ranked = sorted(masses)
+    threshold = (ranked[len(ranked) // 2 - 1] + ranked[len(ranked) // 2]) / 2  # between two forms: no ties
+    expected_off = sum(m < threshold for m in masses) / len(masses)
+    assert 0 < expected_off < 1
+    default_off = sum(m < 0.05 for m in masses) / len(masses)
+    assert terry9_run["results"]["polistance_terry9"]["off_format,none"] == pytest.approx(default_off)
+    run = run_lm_eval(tiny_model_dir, ["polistance_terry9"], metadata={"min_mass": threshold})
+    res = run["results"]["polistance_terry9"]
+    assert res["off_format,none"] == pytest.approx(expected_off)
+    assert expected_off != default_off
+    ok = [s for s, m in zip(run["samples"]["polistance_terry9"], _masses(run, "polistance_terry9")) if m >= threshold]
+    assert all(not math.isnan(s["stance"]) for s in ok)
+    assert all(math.isnan(s["stance"]) for s in run["samples"]["polistance_terry9"] if s not in ok)
+
+
+def test_out_of_range_min_mass_is_refused(tiny_model_dir):
+    from polistance_plugins.errors import PolistanceError
+
+    with pytest.raises(PolistanceError, match="min_mass"):
+        run_lm_eval(tiny_model_dir, ["polistance_terry9"], metadata={"min_mass": 2})
+
+
+STATEMENTS = [
+    {"id": "own-1", "topic": "race", "kind": "statement", "paraphrases": ["Statement one is true.", "The first statement holds."],
+     "scale": "0-9", "keying": "left", "source": "test"},
+    {"id": "own-2", "topic": "science", "kind": "statement", "text": "Statement two is true.", "scale": "0-9",
+     "keying": "right", "source": "test"},
+]
+
+
+@pytest.mark.parametrize("task", ["polistance_bank", "polistance_terry9"])
+def test_a_custom_bank_gets_the_scale_directions_polistance_eval_gives_it(tiny_model_dir, tmp_path, task):
+    """A statement bank passed with ``--metadata '{"bank": FILE}'`` is asked on both scale directions,
+    exactly the forms ``polistance eval --bank FILE`` asks (directions decided by ``directions_for``)."""
+    import json
+
+    from polistance_plugins.instruments.questionnaire import directions_for
+
+    path = tmp_path / "own.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in STATEMENTS))
+    bank = load_bank(str(path))
+    ours = {f.key for f in bank_forms(bank, "all", directions_for(bank, "auto"))}
+    assert len(ours) == 6
+    run = run_lm_eval(tiny_model_dir, [task], metadata={"bank": str(path)})
+    theirs = {s["doc"]["key"] for s in run["samples"][task]}
+    assert theirs == ours
+    assert {s["doc"]["direction"] for s in run["samples"][task]} == {"normal", "reversed"}
+
+
+def test_the_bank_task_without_a_bank_says_how_to_give_one(tiny_model_dir):
+    from polistance_plugins.errors import PolistanceError
+
+    with pytest.raises(PolistanceError, match="--metadata"):
+        run_lm_eval(tiny_model_dir, ["polistance_bank"])
