@@ -5,6 +5,8 @@ kinds:
 - ``statement``: a claim rated 0-9 for agreement; usually a group of paraphrases;
 - ``open``: an open-ended prompt (free text, judged elsewhere); no scale or keying.
 ``keying`` names the position a *high* rating expresses ("left" or "right").
+``subissue`` (optional) is a short slug naming the concrete policy question an item asks, such as
+``background_checks``; the topics bank labels every item so that training data can be kept off them.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 TOPIC_PATTERN = r"^[a-z][a-z0-9_]*$"
+SUBISSUE_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
 class Item(BaseModel):
@@ -24,6 +27,7 @@ class Item(BaseModel):
 
     id: str = Field(pattern=ID_PATTERN, max_length=80)
     topic: str = Field(pattern=TOPIC_PATTERN, max_length=60)
+    subissue: Optional[str] = Field(default=None, pattern=SUBISSUE_PATTERN, max_length=60)
     kind: Literal["question", "statement", "open"]
     text: Optional[str] = None
     paraphrases: Optional[list[str]] = None

@@ -18,11 +18,12 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Literal, Sequence
+from typing import Iterable, Literal, Optional, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..banks import BANK_DIR, load_jsonl_models
+from ..banks.schema import SUBISSUE_PATTERN
 from ..errors import PolistanceError
 from ..engine.models import sha256_file
 
@@ -113,6 +114,7 @@ class IdeologyRecord(BaseModel):
 
     id: str = Field(pattern=r"^[a-z]+-i\d{2}$")
     topic: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    subissue: Optional[str] = Field(default=None, pattern=SUBISSUE_PATTERN, max_length=60)
     instruction: str
     left: str
     right: str
