@@ -41,12 +41,34 @@ def backend_from_args(args):
     """The backend ``--model`` or ``--api-base`` names (``engine.backends.make_backend``)."""
     from ..engine.backends import BackendSpec, make_backend
 
-    if getattr(args, "api_base", None) and getattr(args, "adapter", None):
-        raise PolistanceError("--adapter works with local models only; serve adapters as separate API models")
     return make_backend(BackendSpec(
         model=args.model, batch_size=args.batch_size, system_prompt=args.system_prompt, api_base=args.api_base,
         api_model=args.api_model, api_mode=args.api_mode, tokenizer=args.tokenizer, concurrency=args.concurrency,
+        placement=placement_from_args(args), share_prefix=not getattr(args, "no_prefix_sharing", False),
     ))
+
+
+def placement_from_args(args):
+    """``--device``, ``--dtype`` and ``--device-map`` as an ``engine.device.Placement`` (checked)."""
+    from ..engine.device import Placement
+
+    return Placement(args.device, args.dtype, args.device_map)
+
+
+def add_device_args(p: argparse.ArgumentParser) -> None:
+    """Where a local model runs and in what precision, and how many prompts go through it at once."""
+    from ..engine.device import DEVICE_MAPS, DTYPES, parse_batch_size
+
+    g = p.add_argument_group("device (local models)")
+    g.add_argument("--device", default="auto", metavar="auto|cpu|cuda|cuda:N|mps",
+                   help="where the model runs (default auto: CUDA, else MPS, else the CPU)")
+    g.add_argument("--dtype", default="auto", choices=DTYPES,
+                   help="weights' precision (default auto: bfloat16 on GPUs that support it, float32 on the CPU)")
+    g.add_argument("--device-map", default=None, choices=DEVICE_MAPS,
+                   help="spread a model larger than one GPU over every GPU (and the CPU) with accelerate")
+    g.add_argument("--batch-size", type=parse_batch_size, default=None, metavar="N|auto",
+                   help="prompts per forward pass: a number, or auto (the largest that fits, halving on "
+                        "out-of-memory); default 16, or on --resume the run's recorded one")
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
@@ -55,8 +77,12 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     from ..engine.models import DEFAULT_MODEL
 
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"named model, local HF folder or hub id (default {DEFAULT_MODEL})")
-    p.add_argument("--adapter", action="append", metavar="[NAME=]DIR", help="PEFT adapter folder; repeatable, each evaluated against the same loaded base")
-    p.add_argument("--batch-size", type=int, default=16, help="prompts per forward pass (default 16)")
+    p.add_argument("--adapter", action="append", metavar="[NAME=]DIR",
+                   help="PEFT adapter folder, repeatable, each evaluated against the same loaded base; with --api-base, "
+                        "NAME=SERVED_MODEL names an adapter the server serves as its own model (vLLM --lora-modules)")
+    add_device_args(p)
+    p.add_argument("--no-prefix-sharing", action="store_true",
+                   help="compute every prompt in full instead of computing the start prompts share once per batch")
     p.add_argument("--system-prompt", default=None, help="system message (default: the chat template's own)")
     p.add_argument("--api-base", default=None, help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (key from OPENAI_API_KEY)")
     p.add_argument("--api-model", default=None, help="model name on the server")

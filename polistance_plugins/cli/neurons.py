@@ -13,8 +13,10 @@ from ..errors import PolistanceError
 def _model_args(p, site_default: str | None = "mlp_out") -> None:
     from ..engine.models import DEFAULT_MODEL
 
+    from .common import add_device_args
+
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"named model or local HF folder (default {DEFAULT_MODEL})")
-    p.add_argument("--batch-size", type=int, default=16, help="prompts per forward pass (default 16)")
+    add_device_args(p)
     p.add_argument("--system-prompt", default=None, help="system message (default: the chat template's own)")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads for torch (default: one per idle core, from the load average)")
@@ -40,8 +42,12 @@ def _backend(args):
     from ..engine import models
     from ..engine.backends.hf import LocalBackend
 
+    from .common import placement_from_args
+
     _threads(args)
-    return LocalBackend(models.resolve(args.model), batch_size=args.batch_size, system_prompt=args.system_prompt)
+    p = placement_from_args(args)
+    return LocalBackend(models.resolve(args.model), batch_size=args.batch_size or 16, system_prompt=args.system_prompt,
+                        device=p.device, dtype=p.dtype, device_map=p.device_map)
 
 
 def _topics(spec: str, available: list[str], flag: str = "--topics") -> list[str]:
@@ -184,6 +190,7 @@ def _match_adapter(nf, name: str, sha: str | None) -> str:
 # ---- inhibitft-study ---------------------------------------------------------------------------
 def cmd_study(args) -> int:
     from ..neurons.localize import heldout_prompts
+    from .common import placement_from_args
     from ..neurons.study import StudyConfig, run_study
 
     topics = _topics(args.topics, list(heldout_prompts()))
@@ -191,7 +198,7 @@ def cmd_study(args) -> int:
         model=args.model, topics=topics, inhibit_top=_percent_list(args.inhibit_top, "--inhibit-top"),
         leaning=args.leaning, site=args.site, paraphrases=args.paraphrases,
         directions=("normal", "reversed") if args.directions == "both" else ("normal",),
-        eval_batch_size=args.batch_size, seed=args.seed, n_resamples=args.n_resamples, min_mass=args.min_mass,
+        eval_batch_size=args.batch_size or 16, seed=args.seed, placement=placement_from_args(args), n_resamples=args.n_resamples, min_mass=args.min_mass,
         max_steps=args.steps, learning_rate=args.learning_rate, rank=args.rank, batch_size=args.train_batch_size,
     )
     out = args.out or f"runs/inhibitft-study-{Path(str(args.model)).name}"

@@ -153,7 +153,7 @@ class Recorder:
         if self.dims is None:
             self.batches[b][layer] = act.detach().clone()
         elif layer in self.dims:
-            self.batches[b][layer] = act.detach().index_select(-1, self.dims[layer])
+            self.batches[b][layer] = act.detach().index_select(-1, self.dims[layer].to(act.device))
         return None
 
     @contextlib.contextmanager
@@ -198,7 +198,8 @@ class Patcher:
         source = self.recorded.batches[b][layer]
         if source.shape[:2] != act.shape[:2]:
             raise RuntimeError(f"patched forward {b} has shape {tuple(act.shape[:2])}, recorded {tuple(source.shape[:2])}")
-        return act.index_copy(-1, self.dims[layer], source.index_select(-1, self.slots[layer]).to(act.dtype))
+        dims, slots = self.dims[layer].to(act.device), self.slots[layer].to(source.device)
+        return act.index_copy(-1, dims, source.index_select(-1, slots).to(act.device, act.dtype))
 
     @contextlib.contextmanager
     def attach(self, model: torch.nn.Module, site: str):
@@ -233,12 +234,12 @@ class ContrastAccumulator:
             raise RuntimeError(f"forward {b} layer {layer}: shape {tuple(act.shape)} differs from the reference {tuple(ref.shape)}")
         mask = self.tap.mask
         if mask is None:
-            mask = torch.ones(act.shape[:2], dtype=torch.bool)
+            mask = torch.ones(act.shape[:2], dtype=torch.bool, device=act.device)
         ref_mask = self.reference.masks[b]
         if ref_mask is not None and not torch.equal(ref_mask, mask):
             raise RuntimeError(f"forward {b}: the padding differs from the reference forward")
         diff = (act.detach().double() - ref.double())[mask]
-        self.sum_squares[layer] += (diff * diff).sum(0)
+        self.sum_squares[layer] += (diff * diff).sum(0).cpu()
         if self._counted != b:
             self._counted = b
             self.count += int(mask.sum())
@@ -270,8 +271,9 @@ def forward_batches(backend, seqs: Sequence[Sequence[int]], progress=None) -> No
     calls with the same sequences make identical forwards: what recording and contrasting need.
     """
     order = sorted(range(len(seqs)), key=lambda i: (len(seqs[i]), i))
-    for start in range(0, len(order), backend.batch_size):
-        batch = [list(seqs[i]) for i in order[start : start + backend.batch_size]]
+    size = backend.settle_batch_size(seqs)
+    for start in range(0, len(order), size):
+        batch = [list(seqs[i]) for i in order[start : start + size]]
         backend.forward_last(batch, keep=1)
         if progress:
             progress(len(batch))

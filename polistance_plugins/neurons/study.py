@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..core.records import DEFAULT_MIN_MASS
+from ..engine.device import Placement
 from ..errors import PolistanceError
 
 DEFAULT_INHIBIT_TOP = (1.0, 5.0, 10.0, 15.0)
@@ -43,7 +44,8 @@ class StudyConfig:
     bank: str = "topics"
     paraphrases: str = "first"
     directions: tuple[str, ...] = ("normal",)
-    eval_batch_size: int = 16
+    eval_batch_size: int | str = 16
+    placement: Placement = field(default_factory=Placement)  # where the evaluations run (training: TRL/accelerate)
     min_mass: float = DEFAULT_MIN_MASS
     seed: int = 0
     n_resamples: int = 2000
@@ -234,7 +236,8 @@ def run_study(cfg: StudyConfig, out: str | Path, log: Callable[[str], None] | No
     # 2. localisation on held-out instructions
     t0 = time.monotonic()
     path = models.resolve(cfg.model)
-    backend = LocalBackend(path, batch_size=cfg.eval_batch_size)
+    p = cfg.placement
+    backend = LocalBackend(path, batch_size=cfg.eval_batch_size, device=p.device, dtype=p.dtype, device_map=p.device_map)
     prompts_all = heldout_prompts(IDEOLOGY_DATA)
     missing = [t for t in cfg.topics if t not in prompts_all]
     if missing:
