@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 from ..errors import PolistanceError
-from .common import add_model_args, backend_from_args, fmt, parse_adapters, run_folder
+from .common import add_model_args, backend_from_args, fmt, parse_adapters, placement_from_args, run_folder
 
 
 def _adapter_args(args) -> list[str]:
@@ -57,17 +57,19 @@ def cmd_compare(args) -> int:
         compass_paraphrases=args.compass_paraphrases, compass_orders=choice_list(args.compass_orders, ORDERS, "--compass-orders"),
         compass_labels=choice_list(args.compass_labels, LABEL_STYLES, "--compass-labels"),
         elaboration_bank=args.elaboration_bank, samples=args.samples, max_new_tokens=args.max_new_tokens,
-        radical=args.radical, normal=args.normal, grader=args.grader,
+        radical=args.radical, normal=args.normal, grader=args.grader, placement=placement_from_args(args),
+        grader_api_model=args.grader_api_model, grader_tokenizer=args.grader_tokenizer,
     )
     for flag, value in (("--samples", args.samples), ("--max-new-tokens", args.max_new_tokens)):
         if value < 1:
             raise PolistanceError(f"{flag} {value}: must be at least 1")
     if args.control and args.control not in {n for n, _ in adapters}:
         raise PolistanceError(f"--control {args.control!r}: not one of the adapters ({', '.join(n for n, _ in adapters) or 'none given'})")
+    if args.grader_api_model and not getattr(args, "api_base", None):
+        raise PolistanceError("--grader-api-model names a served model: it needs --api-base (or use --grader MODEL)")
+    if args.grader_api_model and args.grader:
+        raise PolistanceError("--grader and --grader-api-model exclude each other: give one grader")
     folder = run_folder(args, f"compare-{Path(str(args.model)).name}")
-    if getattr(args, "api_base", None) and "elaboration" in suites:
-        raise PolistanceError("--suite elaboration samples and grades on local weights (--model); for a model behind "
-                              "--api-base run `inspect eval polistance_plugins/elaboration` and `polistance report --inspect-logs`")
     backend = backend_from_args(args)
     folder = run_compare(backend, adapters, folder, options, resume=bool(args.resume), overwrite=args.overwrite)
     print_overview(folder)
@@ -104,7 +106,9 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("compare", help="base model vs its adapters on the chosen suites: one run folder, one HTML report")
     add_model_args(p)
-    p.add_argument("--adapters", action="append", metavar="NAME=DIR[,NAME=DIR...]", help="PEFT adapter folders to compare with the base (comma-separated; repeatable)")
+    p.add_argument("--adapters", action="append", metavar="NAME=DIR[,NAME=DIR...]",
+                   help="PEFT adapter folders to compare with the base (comma-separated; repeatable); with --api-base, "
+                        "NAME=SERVED_MODEL: adapters served as model names on the same server (vLLM --lora-modules)")
     p.add_argument("--control", default=None, metavar="NAME", help="the adapter trained on neutral content: shifts are also reported relative to it")
     p.add_argument("--suite", default="questionnaire", help="comma-separated suites: questionnaire, compass, elaboration (default questionnaire)")
     p.add_argument("--bank", default=",".join(DEFAULT_BANKS), help=f"questionnaire banks, comma-separated (default {','.join(DEFAULT_BANKS)})")
@@ -125,6 +129,10 @@ def register(subparsers) -> None:
     e.add_argument("--normal", type=int, default=None, help="normal targets (the base model's modal answers) every model explains (default: every question)")
     e.add_argument("--grader", default=None, metavar="MODEL",
                    help="local model that grades the replies (named model or HF folder; default: the base model, flagged as a weak grader)")
+    e.add_argument("--grader-api-model", default=None, metavar="NAME",
+                   help="with --api-base: a model served there grades the replies (category numbers read by echo or top-k)")
+    e.add_argument("--grader-tokenizer", default=None, metavar="NAME_OR_DIR",
+                   help="tokenizer of --grader-api-model when it differs from --tokenizer")
     p.set_defaults(func=cmd_compare)
 
     p = subparsers.add_parser("report", help="rebuild a report from a run folder, or build one from lm-eval / Inspect outputs")
