@@ -466,8 +466,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fault and fault.kind == "no_logprobs":
             for c in result["choices"]:
                 c["logprobs"] = None
-        if fault and fault.kind == "non_digits":
-            self._strip_digits(result, endpoint)
+        if fault and fault.kind == "non_digits":  # only the choices of the prompts the rule matches
+            hit = {i for i, t in enumerate(texts) if fault.match is None or fault.match in t}
+            self._strip_digits(result, endpoint, hit if endpoint == "completions" else None)
         data = _dumps(result)
         if fault and fault.kind == "truncated":
             data = data[: len(data) // 2]
@@ -653,9 +654,11 @@ class _Handler(BaseHTTPRequestHandler):
             "usage": {"prompt_tokens": d["n_prompt"], "completion_tokens": len(gen), "total_tokens": d["n_prompt"] + len(gen)},
         }
 
-    def _strip_digits(self, result: dict, endpoint: str) -> None:
-        """Keep only non-digit tokens in the first answer position's top logprobs."""
-        for c in result["choices"]:
+    def _strip_digits(self, result: dict, endpoint: str, only: set[int] | None = None) -> None:
+        """Keep only non-digit tokens in the first answer position's top logprobs (of the choices ``only``)."""
+        for n, c in enumerate(result["choices"]):
+            if only is not None and n not in only:
+                continue
             lp = c.get("logprobs")
             if not lp:
                 continue

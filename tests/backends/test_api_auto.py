@@ -30,7 +30,10 @@ def test_auto_reads_topk_and_echoes_only_the_items_it_did_not_cover(digit_backen
         api = client(srv, digit_dir, "auto", messages)
         results = api.score_prompts(prompts, DIGITS)
         echoed = _echoed(srv)
+        topk = [r.body["prompt"] for r in srv.requests if r.body and r.body.get("logprobs") == 100 and not r.body.get("echo")]
     assert api.chosen == "auto" and api.top_k == 100 and "mode auto" in messages[0]
+    asked = [t for p in topk for t in (p if isinstance(p, list) else [p]) if "how much do you like tea" not in t]
+    assert len(asked) == len(prompts) and any(isinstance(p, list) and len(p) > 1 for p in topk)  # several per request
     assert [r.method for r in results] == ["exact" if i == target_index else "topk" for i in range(len(prompts))]
     assert echoed and all(TARGET in t for t in echoed) and len(echoed) == len(DIGITS)  # one item, its ten options
     for res, ex in zip(results, exact):  # full top-k coverage is exact: the same numbers as echo / local weights

@@ -66,6 +66,8 @@ def probe_top_k(backend, endpoint: str) -> tuple[str, int]:
 
 def score_topk(backend, prompts: Sequence[str], options: Sequence[str]) -> list[ScoreResult]:
     """One top-k distribution (or the reason there is none) per user prompt."""
+    from .api_exact import prompts_per_request
+
     endpoint, k = backend.endpoint, backend.top_k
     if backend.tokenizer is not None and prompts:
         pieces = backend.option_pieces(backend.chat_prompt(prompts[0]), options)
@@ -76,15 +78,35 @@ def score_topk(backend, prompts: Sequence[str], options: Sequence[str]) -> list[
                       f"{len(pieces[options.index(long[0])])} tokens; use exact mode")
             return [ScoreResult(error=reason) for _ in prompts]
 
-    def work(prompt: str) -> ScoreResult:
+    def read(top: dict) -> ScoreResult:
         try:
-            top = backend.client.request(endpoint, topk_body(backend, prompt, k, endpoint),
-                                         lambda d: first_token_top(choices_of(d, 1)[0], endpoint))
             return ScoreResult(distribution=option_distribution_from_logprobs(top, options), method="topk")
-        except RequestFailed as e:
-            return ScoreResult(error=e.reason)
         except ValueError as e:
             return ScoreResult(error=f"unusable top logprobs: {e}")
 
+    def work(group: list[int]) -> list[tuple[int, ScoreResult]]:
+        if len(group) == 1 or endpoint != "completions":
+            out = []
+            for i in group:
+                try:
+                    out.append((i, read(backend.client.request(endpoint, topk_body(backend, prompts[i], k, endpoint),
+                                                               lambda d: first_token_top(choices_of(d, 1)[0], endpoint)))))
+                except RequestFailed as e:
+                    out.append((i, ScoreResult(error=e.reason)))
+            return out
+        body = {**topk_body(backend, prompts[group[0]], k, endpoint), "prompt": [backend.chat_prompt(prompts[i]) for i in group]}
+        try:
+            tops = backend.client.request(endpoint, body, lambda d: [first_token_top(c, endpoint) for c in choices_of(d, len(group))])
+        except RequestFailed:
+            return [pair for i in group for pair in work([i])]  # one poisoned prompt must not fail its request-mates
+        return [(i, read(top)) for i, top in zip(group, tops)]
+
+    # Several prompts per request where the server takes a list (probed with echo), as in exact mode.
+    per = prompts_per_request(backend, len(prompts), 1)
+    groups = [list(range(i, min(i + per, len(prompts)))) for i in range(0, len(prompts), per)]
+    results: list[ScoreResult | None] = [None] * len(prompts)
     with ThreadPoolExecutor(max_workers=backend.concurrency) as pool:
-        return list(pool.map(work, prompts))
+        for part in pool.map(work, groups):
+            for i, res in part:
+                results[i] = res
+    return results  # type: ignore[return-value]

@@ -183,7 +183,9 @@ class LocalBackend:
         def attempt(size: int) -> None:
             self.forward_last(probe * size, keep=1)
 
+        counted = self.computed_tokens
         self.batch_size = largest_fitting_batch(attempt, AUTO_BATCH_START[device_kind(self.device)], log)
+        self.computed_tokens = counted  # the probe is not scoring work
         return self.batch_size
 
     def _padded(self, seqs: list[list[int]]):
