@@ -45,8 +45,9 @@ def settle_batch_size(backend, requested, prompts: Sequence[str] = (), *, folder
     what the first one did."""
     value = requested
     if resume and requested in (None, AUTO) and folder is not None:
-        value = recorded(recorded_config(folder))
-    if value in (None, AUTO) and requested is None:
+        found = recorded(recorded_config(folder))
+        value = found if found is not None else requested
+    if value is None:
         value = DEFAULT_BATCH_SIZE
     settle = getattr(backend, "settle_batch_size", None)
     if value == AUTO:

@@ -162,3 +162,37 @@ def test_resume_reuses_the_recorded_batch_size(tiny_model_dir, tmp_path, capsys)
     capsys.readouterr()
     assert main(base + ["--resume", str(out), "--batch-size", "5"]) == 2
     assert "batch_size: recorded 3, now 5" in capsys.readouterr().err
+
+
+class _Settles:
+    """A backend whose ``auto`` batch size is 6: records what it was asked to settle."""
+
+    batch_size = None
+
+    def __init__(self):
+        self.asked = []
+
+    def chat_prompt(self, text):
+        return text
+
+    def encode(self, text):
+        return list(text)
+
+    def settle_batch_size(self, contexts, extra_tokens=0):
+        self.asked.append(len(contexts))
+        return 6
+
+
+def test_resume_with_nothing_recorded_keeps_what_was_asked(tmp_path):
+    """A folder whose manifest records no batch size (an older run): ``auto`` still settles, and
+    not given is still 16; a recorded number wins over both."""
+    from polistance_plugins.engine.loop import DEFAULT_BATCH_SIZE, settle_batch_size
+
+    (tmp_path / "manifest.json").write_text(json.dumps({"config": {}}))
+    backend = _Settles()
+    assert settle_batch_size(backend, "auto", PROMPTS, folder=tmp_path, resume=True) == 6
+    assert backend.asked == [4]
+    assert settle_batch_size(backend, None, PROMPTS, folder=tmp_path, resume=True) == DEFAULT_BATCH_SIZE
+    (tmp_path / "manifest.json").write_text(json.dumps({"config": {"batch_size": 3}}))
+    assert settle_batch_size(backend, "auto", PROMPTS, folder=tmp_path, resume=True) == 3
+    assert backend.batch_size == 3
