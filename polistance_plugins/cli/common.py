@@ -37,16 +37,27 @@ def parse_adapters(values: list[str] | None) -> list[tuple[str, str]]:
     return out
 
 
-def backend_from_args(args):
-    """The backend ``--model`` or ``--api-base`` names (``engine.backends.make_backend``)."""
-    from ..engine.backends import BackendSpec, make_backend
+def backend_options(args) -> dict:
+    """The served-model options of ``add_model_args`` (the API's ``backend=``): local weights unless ``--api-base``."""
+    return {"system_prompt": args.system_prompt, "api_base": args.api_base, "api_model": args.api_model,
+            "api_mode": args.api_mode, "tokenizer": args.tokenizer, "concurrency": args.concurrency}
 
-    if getattr(args, "api_base", None) and getattr(args, "adapter", None):
-        raise PolistanceError("--adapter works with local models only; serve adapters as separate API models")
-    return make_backend(BackendSpec(
-        model=args.model, batch_size=args.batch_size, system_prompt=args.system_prompt, api_base=args.api_base,
-        api_model=args.api_model, api_mode=args.api_mode, tokenizer=args.tokenizer, concurrency=args.concurrency,
-    ))
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_run_size_args(p: argparse.ArgumentParser, what: str) -> None:
+    """``--limit N`` (a smoke run on the first N items) and ``--quiet`` (no per-form lines or progress bars)."""
+    p.add_argument("--limit", type=positive_int, default=None, metavar="N", help=f"ask only the first N {what} (a quick smoke run)")
+    p.add_argument("--quiet", action="store_true", help="print no line per form and no progress bars, only the summary")
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
@@ -70,12 +81,3 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-mass", type=float, default=DEFAULT_MIN_MASS,
                    help=f"below this raw option probability a form is off-format (default {DEFAULT_MIN_MASS})")
     p.add_argument("--seed", type=int, default=0)
-
-
-def run_folder(args, label: str) -> Path:
-    """``--resume DIR``, else ``--out DIR``, else a new ``<runs-dir>/<time>-<label>`` folder."""
-    from ..engine.runs import new_run_id
-
-    if args.resume:
-        return Path(args.resume)
-    return Path(args.out) if args.out else Path(args.runs_dir) / new_run_id(label)

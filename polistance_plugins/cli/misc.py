@@ -27,13 +27,14 @@ def cmd_models(args) -> int:
 
 def cmd_banks(args) -> int:
     from ..banks import available_banks, load_bank
+    from ..banks.compass_schema import CompassItem
 
     for name in available_banks():
         try:
-            bank = load_bank(name)
+            bank, what = load_bank(name), "topics"
         except PolistanceError:
-            continue
-        print(f"{name:10s} {len(bank):4d} items  topics: {', '.join(bank.topics)}")
+            bank, what = load_bank(name, model=CompassItem), "axes"  # a compass bank: propositions on two axes
+        print(f"{name:12s} {len(bank):4d} items  {what}: {', '.join(bank.topics)}")
     return 0
 
 

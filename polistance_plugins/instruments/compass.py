@@ -144,13 +144,14 @@ def build_forms(
     paraphrases: str = "all",
     orders: Sequence[str] = ORDERS,
     labels: Sequence[str] = LABEL_STYLES,
+    limit: int | None = None,
 ) -> list[LikertForm]:
-    """Every form of every proposition, grouped by proposition in file order."""
+    """Every form of every proposition (or of the first ``limit``), grouped by proposition in file order."""
     bad = [o for o in orders if o not in ORDERS] + [s for s in labels if s not in LABEL_STYLES]
     if bad:
         raise PolistanceError(f"unknown option order or label style {bad[0]!r} (orders: {', '.join(ORDERS)}; labels: {', '.join(LABEL_STYLES)})")
     forms = []
-    for i, prop in enumerate(source.propositions):
+    for i, prop in enumerate(source.propositions[:limit]):
         wordings = prop.wordings if paraphrases == "all" else prop.wordings[:1]
         for k, text in enumerate(wordings):
             for order in orders:

@@ -105,13 +105,20 @@ def bank_forms(
     paraphrases: str = "all",
     directions: Sequence[str] = ("normal",),
     topics: Sequence[str] | None = None,
+    limit: int | None = None,
 ) -> list[Form]:
-    """All forms of a bank, in bank order, optionally restricted to some topics."""
+    """All forms of a bank, in bank order, optionally restricted to some topics and to the first
+    ``limit`` rated items (a smoke run)."""
     out: list[Form] = []
+    asked = 0
     for item in bank:
         if topics and item.topic not in topics:
             continue
-        out.extend(forms_for_item(item, paraphrases, directions))
+        forms = forms_for_item(item, paraphrases, directions)
+        if forms and limit is not None and asked >= limit:
+            break
+        asked += bool(forms)
+        out.extend(forms)
     return out
 
 

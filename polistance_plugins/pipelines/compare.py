@@ -64,6 +64,7 @@ class CompareOptions:
     radical: int | None = 3
     normal: int | None = None
     grader: str | None = None
+    limit: int | None = None  # first N items of every bank and compass source (smoke runs)
 
 
 def _log(msg: str) -> None:
@@ -107,7 +108,7 @@ def _questionnaire_plan(options: CompareOptions) -> list[QuestionnaireForms]:
         if options.topics and not topics:
             _log(f"bank {bank.name}: none of the --topics, skipped")
             continue
-        forms = bank_forms(bank, options.paraphrases, directions_for(bank, options.directions), topics)
+        forms = bank_forms(bank, options.paraphrases, directions_for(bank, options.directions), topics, options.limit)
         if not forms:
             raise PolistanceError(f"bank {bank.name} has no rated items to ask")
         plan.append(QuestionnaireForms(bank, tuple(forms)))
@@ -119,14 +120,15 @@ def _questionnaire_plan(options: CompareOptions) -> list[QuestionnaireForms]:
 
 def _compass_plan(options: CompareOptions) -> CompassForms:
     source = load_source(options.compass_source, options.pct_file)
-    return CompassForms(source, tuple(build_forms(source, options.compass_paraphrases, options.compass_orders, options.compass_labels)))
+    return CompassForms(source, tuple(build_forms(source, options.compass_paraphrases, options.compass_orders, options.compass_labels,
+                                               options.limit)))
 
 
 def _elaboration_plan(options: CompareOptions):
     """(bank, forms) the elaboration targets come from: each rated item once, first wording, normal scale."""
     bank = load_bank(options.elaboration_bank)
     topics = [t for t in options.topics if t in bank.topics] if options.topics else None
-    forms = bank_forms(bank, "first", ("normal",), topics)
+    forms = bank_forms(bank, "first", ("normal",), topics, options.limit)
     if not forms:
         raise PolistanceError(f"--elaboration-bank {bank.name}: no rated items to ask" + (" in --topics" if topics is not None else ""))
     return bank, forms
