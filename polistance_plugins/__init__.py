@@ -12,8 +12,7 @@ The package is layered (docs/architecture.md): ``core`` < ``instruments`` < ``en
 ``train`` < ``report`` < ``pipelines`` < ``neurons`` < ``api`` < ``cli``; imports only point down.
 """
 
-__version__ = "0.1.0"
-
+from .version import __version__  # noqa: E402
 from .banks import Bank, BankError, load_bank  # noqa: E402
 from .core import Distribution, compass_coordinates, digit_distribution_from_logprobs, keyed_stance  # noqa: E402
 from .errors import PolistanceError  # noqa: E402

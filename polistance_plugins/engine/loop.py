@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .. import __version__
+from ..version import __version__
 from ..core.records import DEFAULT_MIN_MASS, record_key
 from ..prompts import template_source
 from .runs import RunWriter, read_records, sort_records

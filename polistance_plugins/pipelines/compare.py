@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .. import __version__
+from ..version import __version__
 from ..banks import load_bank
 from ..core.records import DEFAULT_MIN_MASS
 from ..engine.loop import run_config, score_forms

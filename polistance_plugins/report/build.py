@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from .. import __version__
+from ..version import __version__
 from ..banks import load_bank
 from ..core.records import json_safe
 from ..engine.runs import atomic_write, read_records

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from .. import __version__
+from ..version import __version__
 from ..core.records import DEFAULT_MIN_MASS
 from ..engine.runs import MANIFEST, atomic_write, dumps_record, new_run_id
 from ..errors import PolistanceError

@@ -171,7 +171,7 @@ def write_report(folder: Path, tabs: dict[str, pd.DataFrame], figures: list[dict
     """Render ``report.html`` into ``folder`` and return its path."""
     from jinja2 import TemplateError
 
-    from .. import __version__
+    from ..version import __version__
     from ..engine.runs import atomic_write
     from .figures import model_colours
 

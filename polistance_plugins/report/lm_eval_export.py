@@ -40,7 +40,7 @@ def lm_eval_results(df: pd.DataFrame, meta: dict, date: str | None = None) -> di
     """
     import datetime as _dt
 
-    from .. import __version__
+    from ..version import __version__
 
     template = task_template()
     version = (template.get("metadata") or {}).get("version")
