@@ -210,3 +210,16 @@ def test_readme_python_snippets_run_on_a_small_run_folder(tiny_model_dir, tiny_a
     printed = capsys.readouterr().out
     assert "polistance_terry9 stance" in printed
     assert "mean_stance" in printed
+
+
+def test_python_api_page_runs(tiny_model_dir, tiny_adapters, tmp_path, monkeypatch, capsys):
+    """docs/python.md's worked example, on the tiny model and a tiny adapter in place of the real ones."""
+    blocks = [text for lang, _, text in code_blocks(ROOT / "docs" / "python.md") if lang == "python"]
+    assert len(blocks) >= 3
+    monkeypatch.chdir(tmp_path)
+    for code in blocks:
+        code = code.replace('"smollm2-135m-instruct"', repr(str(tiny_model_dir)))
+        code = code.replace('"adapters/southern-8steps"', repr(str(tiny_adapters["tuned"])))
+        exec(compile(code, "docs/python.md", "exec"), {"__name__": "python_md"})
+    printed = capsys.readouterr().out
+    assert "compare complete" in printed and "terry9-09" in printed
