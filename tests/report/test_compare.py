@@ -212,7 +212,7 @@ def test_compare_with_the_compass_suite(tiny_model_dir, tiny_adapters, tmp_path)
 def test_compare_with_the_elaboration_suite(tiny_model_dir, tmp_path):
     import pandas as pd
 
-    from .conftest import make_adapter
+    from tests.conftest import make_adapter
 
     strong = make_adapter(tiny_model_dir, tmp_path / "strong", seed=1, scale=2.0)  # moves answers by more than 0.05
     out = tmp_path / "run"

@@ -12,7 +12,7 @@ from polistance_plugins.readers.inspect_records import records_from_logs
 from polistance_plugins.tasks.questionnaire import questionnaire
 
 from ..inspect.conftest import build_digit_model, mock_model, mock_output, run_eval
-from .conftest import make_adapter
+from tests.conftest import make_adapter
 
 FORMS = 9  # terry9: nine questions, one wording each, normal scale
 BASE = "hf/tiny-digits"  # no adapter and no --metadata adapter: the run is labelled by its model
