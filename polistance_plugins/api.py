@@ -77,10 +77,20 @@ def load_run(path: str | Path) -> Run:
     kind = run_kind(manifest.get("config", {}))
     records = pd.DataFrame(read_records(folder))
     csvs = sorted((folder / "tables").glob("*.csv")) if kind in ("compare", "report") else sorted(folder.glob("*.csv"))
-    tables = {p.stem: pd.read_csv(p) for p in csvs}
+    tables = {p.stem: _read_csv(p) for p in csvs}
     if kind == "compass" and (folder / "summary.json").is_file():
         tables["points"] = pd.json_normalize(json.loads((folder / "summary.json").read_text()))
     return Run(folder, kind, manifest, records, tables)
+
+
+def _read_csv(path: Path):
+    """A table of the run folder; a table with no rows and no columns (a suite that was not run) is empty."""
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
 
 
 # ---- running -------------------------------------------------------------------------------------

@@ -78,3 +78,13 @@ def test_banks_lists_the_compass_bank(capsys):
     assert main(["banks"]) == 0
     out = capsys.readouterr().out
     assert "compass" in out and "64 items" in out and "economic, social" in out
+
+
+def test_load_run_reads_an_empty_table_as_an_empty_frame(tmp_path):
+    """A compare run without the questionnaire suite writes empty questionnaire tables."""
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "tables" / "topic_shift.csv").write_text("\n")
+    (tmp_path / "items.jsonl").write_text("")
+    (tmp_path / "manifest.json").write_text(json.dumps({"config": {"kind": "compare"}, "status": "complete"}))
+    run = P.load_run(tmp_path)
+    assert run.kind == "compare" and run.tables["topic_shift"].empty and run.records.empty
