@@ -15,6 +15,7 @@ from typing import Sequence
 
 import pandas as pd
 
+from ..core.stats import MIN_INTERVAL_UNITS
 from ..errors import PolistanceError
 from ..prompts import PROMPT_DIR
 from .frames import ALL
@@ -42,10 +43,16 @@ def _p(v) -> str:
     return "<0.001" if v < 0.001 else f"{v:.3f}"
 
 
-def _interval(lo, hi, spec: str = "+.3f") -> str:
+def _interval(lo, hi, spec: str = "+.3f", how: str | None = None) -> str:
+    """An interval as ``[lo, hi]``; without one, the reason when it is too few units (``core.stats``), else "–"."""
     if lo is None or hi is None or any(isinstance(x, float) and math.isnan(x) for x in (lo, hi)):
-        return "–"
+        return no_interval_text(how)
     return f"[{format(lo, spec)}, {format(hi, spec)}]"
+
+
+def no_interval_text(how: str | None) -> str:
+    """What a table cell shows where no interval was made: "no interval (n < 6)" for too few units."""
+    return f"no interval (n < {MIN_INTERVAL_UNITS})" if how and how.startswith("none (fewer than") else "–"
 
 
 def _sign(v) -> str:
@@ -73,7 +80,7 @@ def estimate_rows(table: pd.DataFrame | None, spec: str = "+.3f", extra: Sequenc
             "pooled": r.get("topic") == ALL,
             "estimate": _num(r.get("estimate"), spec),
             "sign": _sign(r.get("estimate")) if spec.startswith("+") else "",
-            "interval": _interval(r.get("ci_low"), r.get("ci_high"), spec),
+            "interval": _interval(r.get("ci_low"), r.get("ci_high"), spec, r.get("interval")),
             "interval_how": r.get("interval"),
             "n": r.get("n_items"),
             "test": r.get("test"),
@@ -118,7 +125,7 @@ def _item_rows(table: pd.DataFrame | None) -> list[dict]:
                 "model": r["model"], "bank": r["bank"], "item": r["item_id"], "topic": r["topic"].replace("_", " "), "keying": r["keying"],
                 "n": r["n_forms"], "ref": _num(r["agreement_ref"], ".2f"), "value": _num(r["agreement"], ".2f"),
                 "shift": _num(r["agreement_shift"], "+.2f"), "sign": _sign(r["agreement_shift"]),
-                "interval": _interval(r["ci_low"], r["ci_high"], "+.2f"), "p": _p(r["p_value"]),
+                "interval": _interval(r["ci_low"], r["ci_high"], "+.2f", r["interval"]), "p": _p(r["p_value"]),
                 "w1": _num(r["wasserstein1"], ".2f"), "stance": _num(r["stance_shift"], "+.3f"),
                 "tip": f"{r['n_forms']} forms; interval: {r['interval']}; test: {r['test']}",
             }
@@ -200,6 +207,7 @@ def write_report(folder: Path, tabs: dict[str, pd.DataFrame], figures: list[dict
         "item_rows": _item_rows(tabs.get("items")),
         "compass_rows": _compass_rows(compass),
         "elaboration": elaboration,
+        "min_interval_units": MIN_INTERVAL_UNITS,
         "weak_grader": bool(grader.get("weak")),
         "grader": grader,
         "tables": sorted(p.name for p in (folder / "tables").glob("*.csv")) if (folder / "tables").is_dir() else [],
