@@ -112,6 +112,44 @@ def cluster_means(values: Sequence[float], clusters: Sequence[Hashable]) -> tupl
     return names, sums[keep] / counts[keep]
 
 
+def clustered_stderr(values: Sequence[float], clusters: Sequence[Hashable]) -> float:
+    """Standard error of the mean of per-form ``values`` with items (``clusters``) as the unit.
+
+    The cluster-robust (sandwich) estimate with the small-sample factor n/(n-1) over n items:
+    ``sqrt(n/(n-1) * sum_i r_i**2) / N`` where ``r_i`` sums the deviations of item i's forms from the
+    overall mean and N counts the forms. When every item has the same number of forms this is
+    exactly ``SD(item means) / sqrt(n)``, the standard error over items the report's intervals use;
+    it never counts paraphrases or scale directions as independent. NaN values are left out; NaN
+    with fewer than two items.
+    """
+    vals = np.asarray(values, dtype=float)
+    if vals.shape[0] != len(clusters):
+        raise ValueError("values and clusters differ in length")
+    ok = ~np.isnan(vals)
+    vals = vals[ok]
+    keys = [c for c, k in zip(clusters, ok) if k]
+    order: dict = {}
+    idx = np.fromiter((order.setdefault(c, len(order)) for c in keys), dtype=int, count=len(keys))
+    n = len(order)
+    if n < 2:
+        return math.nan
+    residual = np.bincount(idx, weights=vals - vals.mean(), minlength=n)
+    return float(math.sqrt(n / (n - 1) * float(np.sum(residual**2))) / vals.size)
+
+
+def weighted_mean_stderr(stderrs: Sequence[float], weights: Sequence[float]) -> float:
+    """Standard error of a weighted mean of independent estimates: ``sqrt(sum (w_k / sum w)**2 se_k**2)``.
+
+    A group of subtasks whose items are disjoint (lm-eval's size-weighted group value): the
+    subtasks are fixed strata, so only the within-subtask (item-level) errors enter.
+    """
+    se = np.asarray(stderrs, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    if se.shape != w.shape or w.sum() <= 0:
+        raise ValueError("stderrs and positive weights must match")
+    return float(math.sqrt(float(np.sum((w / w.sum()) ** 2 * se**2))))
+
+
 def seed_for(*parts) -> int:
     """A stable 32-bit seed from any labels (same labels -> same seed in every process)."""
     return zlib.crc32("\x1f".join(str(p) for p in parts).encode())
