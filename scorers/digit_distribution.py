@@ -1,8 +1,9 @@
 """Score a 0-9 answer by the distribution over the ten digits in the first answer token's top
 log-probabilities, with the same scoring core (and the same per-item record) as ``polistance eval``.
 
-Score value (one dict per item): ``expected`` (the 0-9 expected answer) and ``stance`` (-1 fully
-left .. +1 fully right), both NaN unless the item was answered in format; ``mass`` (probability on
+Score value (one dict per item): ``expected`` (the 0-9 expected digit), ``agreement`` (the same
+read on the item's own claim: ``9 - E`` on a reversed-scale form) and ``stance`` (-1 fully left ..
++1 fully right), all NaN unless the item was answered in format; ``mass`` (probability on
 digits before renormalising) and ``entropy``; flags ``no_digit`` (no digit among the top
 log-probabilities at all) and ``off_format`` (digits present but holding less than ``min_mass``).
 The full distribution is kept in the score metadata.
@@ -22,7 +23,8 @@ from polistance_plugins.instruments.questionnaire import Form, score_record
 from .logprobs import first_token_logprobs
 from .metrics import summary
 
-MEANS = ["expected", "stance", "entropy", "mass"]
+# Means over samples. Not ``expected``: averaged over normal and reversed forms, raw digits mean nothing.
+MEANS = ["agreement", "stance", "entropy", "mass"]
 COUNTS = ["no_digit", "off_format"]
 def _num(v) -> float:
     return math.nan if v is None else float(v)
@@ -33,6 +35,7 @@ def digit_value(record: dict) -> dict[str, float]:
     ok = record["status"] == "ok"
     return {
         "expected": _num(record["expected"]) if ok else math.nan,
+        "agreement": _num(record["agreement"]) if ok else math.nan,
         "stance": _num(record["stance"]) if ok else math.nan,
         "entropy": _num(record["entropy"]) if ok else math.nan,
         "mass": float(record["mass"]),

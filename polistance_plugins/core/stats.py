@@ -9,7 +9,7 @@ permutation test on item-level paired differences).
 Conventions:
 - a *shift* is ``other - reference`` (positive stance shift = toward the right position);
 - no interval is made from fewer than ``MIN_INTERVAL_UNITS`` (6) items: below 6, no set of values
-  can reach p < 0.05 in the two-sided sign-flip test (its smallest p is 2 / 2**n), so a 95%
+  can reach a two-sided p below 5% in the sign-flip test (its smallest p is 2 / 2**n), so a 95%
   interval that excluded 0 there would claim what the test cannot, and a bootstrap from 2-5
   values is little more than their range;
 - bootstrap statistics are rounded to ``STAT_DECIMALS`` decimals, so rounding noise (1e-17) in the

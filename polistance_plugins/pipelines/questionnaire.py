@@ -55,7 +55,7 @@ def topic_summary(records: Sequence[dict]):
                 "n_ok": len(ok),
                 "n_off_format": int((g["status"].isin(OFF_FORMAT_STATUSES)).sum()),
                 "n_failed": int((g["status"] == "failed").sum()),
-                "mean_expected": _mean(ok.get("expected")),
+                "mean_agreement": _mean(ok.get("agreement")),
                 "mean_stance": _mean(ok.get("stance")),
                 "mean_entropy": _mean(ok.get("entropy")),
                 "mean_mass": _mean(g.get("mass")),

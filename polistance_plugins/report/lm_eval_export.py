@@ -13,12 +13,15 @@ from ..instruments.lm_eval_tasks import task_name, task_template
 from ..readers import lm_eval_compat as compat
 
 
+METRICS = ("agreement", "stance", "entropy", "digit_mass", "off_format")
+
+
 def _metrics(g: pd.DataFrame) -> dict:
     """The per-form metrics the lm-eval tasks compute (``utils.process_results``), their means over
     forms, and standard errors with items as the unit (``core.stats.clustered_stderr``: the forms of
     an item, its paraphrases and scale directions, are not independent measurements)."""
     per_form = {
-        "expected_score": g["expected"].where(g["ok"]),
+        "agreement": g["agreement"].where(g["ok"]),
         "stance": g["stance"].where(g["ok"]),
         "entropy": g["entropy"].where(g["ok"]),
         "digit_mass": g["mass"],
@@ -39,8 +42,8 @@ def lm_eval_results(df: pd.DataFrame, meta: dict, date: str | None = None) -> di
     ``results`` task -> ``"metric,filter"`` values with stderrs, ``groups``, ``configs``, ``versions``,
     ``higher_is_better``, ``n-samples`` and ``config`` — what lm-eval based leaderboards read.
 
-    Values are computed exactly as the lm-eval tasks compute them (means over forms; stance,
-    expected score and entropy over forms in format); group values are lm-eval's size-weighted
+    Values are computed exactly as the lm-eval tasks compute them (means over forms; agreement,
+    stance and entropy over forms in format); group values are lm-eval's size-weighted
     means of the subtasks. Standard errors take items as the unit (``_metrics``); a group's is the
     standard error of that weighted mean of independent subtasks (``core.stats.weighted_mean_stderr``).
     """
@@ -83,7 +86,7 @@ def lm_eval_results(df: pd.DataFrame, meta: dict, date: str | None = None) -> di
         for group, tasks in subtasks.items():
             sizes = [results[t]["sample_len"] for t in tasks]
             agg = {"name": group, "alias": group, "sample_len": sum(sizes), "sample_count": {}}
-            for metric in ("expected_score", "stance", "entropy", "digit_mass", "off_format"):
+            for metric in METRICS:
                 vals = [results[t][f"{metric},none"] for t in tasks]
                 errs = [results[t][f"{metric}_stderr,none"] for t in tasks]
                 agg[f"{metric},none"] = compat.aggregate_subtask_metrics(vals, sizes)

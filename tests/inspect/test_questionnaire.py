@@ -45,11 +45,30 @@ def test_digit_scores_and_missing_digits(tmp_path):
     m = metrics(log)
     assert m["n"] == 3
     assert m["no_digit"] == 1
-    assert m["expected"] == pytest.approx((7.375 + 2.0) / 2)
-    assert m["gender_and_sexuality/expected"] == pytest.approx((7.375 + 2.0) / 2)
+    assert m["agreement"] == pytest.approx((7.375 + 2.0) / 2)  # normal scale only: agreement = E
+    assert m["gender_and_sexuality/agreement"] == pytest.approx((7.375 + 2.0) / 2)
     assert m["immigration/no_digit"] == 1 and m["immigration/n"] == 1
-    assert math.isnan(m["immigration/expected"])
+    assert math.isnan(m["immigration/agreement"])
     assert m["mass"] == pytest.approx((0.8 + 0.0 + 0.8) / 3)
+
+
+def test_agreement_reads_reversed_forms_backwards(tmp_path):
+    """Issue 14, point 9 under Inspect: a model answering 6 on the normal scale and 3 on the reversed
+    one agrees 6 with every claim; the raw digits would average 4.5."""
+
+    def by_direction(messages, config):
+        reversed_scale = "0 means you strongly agree" in messages[-1].text
+        return mock_output("3" if reversed_scale else "6", [("3" if reversed_scale else "6", 0.9)])
+
+    task = questionnaire(bank="topics", topics="race", paraphrases="first")
+    log = run_eval(task, mock_model(by_direction), tmp_path, limit=4)
+    directions = [s.metadata["direction"] for s in log.samples]
+    assert sorted(directions) == ["normal", "normal", "reversed", "reversed"]
+    expected = sorted(next(iter(s.scores.values())).value["expected"] for s in log.samples)
+    assert expected == [3.0, 3.0, 6.0, 6.0]
+    m = metrics(log)
+    assert m["agreement"] == pytest.approx(6.0) and m["race/agreement"] == pytest.approx(6.0)
+    assert "expected" not in m
 
 
 def test_top_k_keeps_only_the_most_probable_tokens(tmp_path):
@@ -104,7 +123,7 @@ def test_tiny_model_through_hf_provider(tmp_path, tiny_model_dir):
         questionnaire(bank="terry9"), "hf/tiny", tmp_path, limit=3, model_args={"model_path": str(tiny_model_dir), "do_sample": False}
     )
     m = metrics(log)
-    assert m["n"] == 3 and m["no_digit"] == 3 and math.isnan(m["expected"])
+    assert m["n"] == 3 and m["no_digit"] == 3 and math.isnan(m["agreement"])
     assert all(s.metadata["tokens_returned"] == 20 for s in scores(log))
 
 
