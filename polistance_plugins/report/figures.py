@@ -263,8 +263,9 @@ def write_figures(folder: Path, qdf: pd.DataFrame, tabs: dict[str, pd.DataFrame]
             "the grader into one of five categories (the sports-team paper's scheme); unscored replies are counted beside the bar. "
             "Radical: answers the adapter raised most over the base; normal: the base model's modal answers.")
     if compass_figure is not None:
-        add("compass", compass_figure, "Political compass", "Expected point per model (95% bootstrap interval over "
-            "propositions); hollow diamond: the point of the forced (most probable) answers.")
+        add("compass", compass_figure, "Political compass", "Expected point per model (95% bootstrap interval over each "
+            "axis's answered propositions); hollow diamond: the point of the forced (most probable) answers. The legend "
+            "says how many propositions each point rests on; a model with none answered on an axis has no point.")
     return figs
 
 

@@ -16,6 +16,7 @@ from typing import Sequence
 import pandas as pd
 
 from ..core.stats import MIN_INTERVAL_UNITS
+from ..instruments.compass_summary import answered_text
 from ..errors import PolistanceError
 from ..prompts import PROMPT_DIR
 from .frames import ALL
@@ -140,13 +141,13 @@ def _compass_rows(compass: dict | None) -> list[dict]:
     for r in compass["rows"]:
         out.append(
             {
-                "model": r["model"], "answered": f"{r['answered']}/{r['propositions']}",
+                "model": r["model"], "answered": answered_text(r),
                 "econ": _num(r["econ"], "+.2f"), "econ_ci": _interval(r["econ_lo"], r["econ_hi"], "+.2f"),
                 "soc": _num(r["soc"], "+.2f"), "soc_ci": _interval(r["soc_lo"], r["soc_hi"], "+.2f"),
                 "argmax": f"({_num(r['argmax_econ'], '+.2f')}, {_num(r['argmax_soc'], '+.2f')})",
                 "agreement": _num(r["agreement"], ".3f"), "mass": _num(r["mean_mass"], ".3f"),
                 "off": r["forms_off_format"],
-                "tip": f"{r['answered']} propositions answered; 95% percentile bootstrap over propositions; "
+                "tip": f"{r['answered']} propositions answered; 95% percentile bootstrap over each axis's answered propositions; "
                        f"stability = share of pairs of forms giving the same forced answer",
             }
         )
