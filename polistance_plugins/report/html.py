@@ -108,12 +108,22 @@ def _stability_rows(table: pd.DataFrame | None) -> list[dict]:
 
 
 def _health_rows(table: pd.DataFrame | None) -> list[dict]:
-    rows = estimate_rows(table, ".3f", extra=("n_forms", "n_ok", "n_off_format", "n_failed"))
+    rows = estimate_rows(table, ".3f", extra=("n_forms", "n_ok", "n_off_format", "n_failed", "n_partial_coverage"))
     if table is None or table.empty:
         return rows
     for row, r in zip(rows, table.to_dict(orient="records")):
         row["median"] = _num(r.get("median_mass"), ".3f")
+        row["n_partial_coverage"] = int(r.get("n_partial_coverage") or 0)
     return rows
+
+
+def coverage_notes(table: pd.DataFrame | None) -> list[str]:
+    """One sentence per (model, bank) whose forms were read from top log-probabilities lacking some digits."""
+    if table is None or table.empty or "n_partial_coverage" not in table:
+        return []
+    return [f"{r['model']} on {r['bank']}: {int(r['n_partial_coverage'])} of {int(r['n_forms'])} forms lacked some digits among "
+            f"the returned log-probabilities (mean {r['mean_coverage']:.1f} of 10 present)"
+            for r in table.to_dict(orient="records") if r.get("n_partial_coverage")]
 
 
 def _item_rows(table: pd.DataFrame | None) -> list[dict]:
@@ -189,7 +199,9 @@ def write_report(folder: Path, tabs: dict[str, pd.DataFrame], figures: list[dict
             raise PolistanceError(f"report: figure {f['path']} was not written")
     shift = tabs.get("topic_shift")
     colours = model_colours(meta["models"], meta["reference"])
-    roles = {m: ("reference" if m == meta["reference"] else "control" if m == meta.get("control") else "adapter") for m in meta["models"]}
+    bases = set(meta.get("base_models") or [])
+    roles = {m: ("reference" if m == meta["reference"] else "control" if m == meta.get("control")
+                 else "model" if m in bases else "adapter") for m in meta["models"]}
     grader = meta.get("grader") or {}
     context = {
         "meta": meta,
@@ -205,6 +217,7 @@ def write_report(folder: Path, tabs: dict[str, pd.DataFrame], figures: list[dict
         "entropy_rows": estimate_rows(tabs.get("entropy")),
         "stability_rows": _stability_rows(tabs.get("stability")),
         "health_rows": _health_rows(tabs.get("health")),
+        "coverage_notes": coverage_notes(tabs.get("health")),
         "item_rows": _item_rows(tabs.get("items")),
         "compass_rows": _compass_rows(compass),
         "elaboration": elaboration,
