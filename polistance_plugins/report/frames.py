@@ -25,7 +25,7 @@ QUESTIONNAIRE = "questionnaire"
 def questionnaire_frame(records: Sequence[dict]) -> pd.DataFrame:
     """One row per (model, form) of the 0-9 questionnaire, with un-reversed agreement and probabilities."""
     rows = [r for r in records if r.get("suite", QUESTIONNAIRE) == QUESTIONNAIRE and "item_id" in r]
-    cols = ["model", *FORM_COLS, "keying", "status", "mass", "expected", "stance", "entropy", "probs"]
+    cols = ["model", *FORM_COLS, "keying", "status", "mass", "expected", "stance", "entropy", "probs", "coverage"]
     if not rows:
         return pd.DataFrame(columns=cols + ["agreement", "agree_probs", "ok"])
     df = pd.DataFrame(rows)
@@ -34,7 +34,7 @@ def questionnaire_frame(records: Sequence[dict]) -> pd.DataFrame:
             df[c] = None
     df = df[cols].copy()
     df["ok"] = df["status"] == "ok"
-    for c in ("mass", "expected", "stance", "entropy"):
+    for c in ("mass", "expected", "stance", "entropy", "coverage"):
         df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
     rev = df["direction"] == "reversed"
     df["agreement"] = [agreement_on_scale(e, d) for e, d in zip(df["expected"], df["direction"])]
