@@ -187,3 +187,15 @@ def test_direction_tracking_tells_content_from_repeated_digits():
     r = row(stab, model="repeats", measure="direction_tracking")
     assert f["estimate"] == pytest.approx(1.0) and r["estimate"] == pytest.approx(-1.0)
     assert f["n_items"] == 6 and "Pearson" in f["test"] and f["p_value"] < 0.01
+
+
+def test_eval_summary_reads_reversed_forms_backwards():
+    """Issue 14, point 9 in `polistance eval`'s summary.csv: mean_agreement, not a raw digit mean."""
+    from polistance_plugins.pipelines.questionnaire import topic_summary
+
+    recs = answers("tuned", 6)  # digit 6 on normal forms, 3 on reversed ones
+    for r in recs[1::2]:
+        r.pop("agreement")  # a record written before the field existed reads the same
+    summary = topic_summary(recs)
+    assert "mean_expected" not in summary
+    assert summary.set_index("topic")["mean_agreement"].to_dict() == {"alpha": pytest.approx(6.0), "beta": pytest.approx(6.0)}
