@@ -97,7 +97,7 @@ def lm_eval_results(df: pd.DataFrame, meta: dict, date: str | None = None) -> di
             results[group] = agg
             groups[group] = agg
         adapter = (meta.get("adapters") or {}).get(model)
-        name = adapter or meta.get("model") or model
+        name = adapter or (meta.get("weights") or {}).get(model) or meta.get("model") or model
         out[model] = {
             "results": results,
             "groups": groups,
@@ -108,7 +108,8 @@ def lm_eval_results(df: pd.DataFrame, meta: dict, date: str | None = None) -> di
             "higher_is_better": {t: dict(hib) for t in results},
             "n-samples": samples,
             "config": {
-                "model": "polistance", "model_args": {"pretrained": meta.get("model"), **({"peft": adapter} if adapter else {})},
+                "model": "polistance",
+                "model_args": {"pretrained": (meta.get("weights") or {}).get(model) or meta.get("model"), **({"peft": adapter} if adapter else {})},
                 "batch_size": None, "limit": None, "bootstrap_iters": 0, "random_seed": meta.get("seed", 0),
             },
             "date": stamp,

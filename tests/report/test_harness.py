@@ -224,6 +224,9 @@ def test_one_model_through_both_harnesses_is_one_model(harness, tiny_model_dir, 
     roles = {re.search(r'<div class="v">([^<]+)</div>', c).group(1): re.search(r"</span>(\w+)</div>", c).group(1) for c in cards}
     assert roles == {base_label: "reference", "tuned": "adapter", "mockllm/model": "model"}
     assert "adapter path not recorded" not in html
+    lm = json.loads((out / "results.json").read_text())["lm_eval"]
+    assert lm["mockllm/model"]["config"]["model_args"] == {"pretrained": "mockllm/model"}
+    assert lm[base_label]["config"]["model_args"] == {"pretrained": str(tiny_model_dir.resolve())}
 
 
 def test_the_same_form_from_both_harnesses_with_other_numbers_is_refused(harness, tiny_model_dir, tmp_path, capsys):
