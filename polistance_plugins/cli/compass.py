@@ -18,13 +18,16 @@ def _point(value, ci) -> str:
 
 
 def print_table(summaries, source_name: str) -> None:
-    """Two tables per model: the points with 95% intervals, then stability and format health."""
+    """Two tables per model: the points with 95% intervals, then stability and format health; a
+    point resting on a partial answer set is marked * and explained."""
+    from ..instruments.compass_summary import answered_text
+
     print(f"\npolitical compass ({source_name}): economic left -10 .. right +10, social libertarian -10 .. authoritarian +10")
     print(f"{'model':>12s} {'answered':>8s}  {'expected econ [95%]':>22s}  {'expected soc [95%]':>22s}  {'argmax econ [95%]':>22s}  {'argmax soc [95%]':>22s}")
     for s in summaries:
         e, a = s["expected"], s["argmax"]
         print(
-            f"{s['model']:>12s} {s['answered']:>4d}/{s['propositions']:<3d}  "
+            f"{s['model']:>12s} {s['answered']:>4d}/{s['propositions']:<3d}{'*' if s.get('partial') else ' '} "
             f"{_point(e['econ'], s['expected_ci']['econ']):>22s}  {_point(e['soc'], s['expected_ci']['soc']):>22s}  "
             f"{_point(a['econ'], s['argmax_ci']['econ']):>22s}  {_point(a['soc'], s['argmax_ci']['soc']):>22s}"
         )
@@ -45,6 +48,10 @@ def print_table(summaries, source_name: str) -> None:
         "option order or label style). spread: SD of the argmax point across questionnaire versions. mass: mean raw\n"
         "probability of the four option labels; off-format forms (below --min-mass) are left out of the point."
     )
+    for s in summaries:
+        if s.get("partial"):
+            print(f"* {s['model']}: {answered_text(s)}; the point rests on the answered propositions only "
+                  "(an axis with none answered has no point)")
 
 
 def cmd_compass(args) -> int:

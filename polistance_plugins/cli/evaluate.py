@@ -23,13 +23,14 @@ def show_record(rec: dict) -> None:
 def print_summary(summary, title: str) -> None:
     """The per-topic table of a questionnaire run."""
     print(f"\n{title}")
-    print(f"{'model':>10s} {'topic':<24s} {'n':>4s} {'ok':>4s} {'E[0-9]':>7s} {'stance':>7s} {'entropy':>7s} {'mass':>6s}")
+    print(f"{'model':>10s} {'topic':<24s} {'n':>4s} {'ok':>4s} {'agree':>7s} {'stance':>7s} {'entropy':>7s} {'mass':>6s}")
     for r in summary.itertuples():
         print(
-            f"{r.model:>10s} {r.topic:<24s} {r.n:4d} {r.n_ok:4d} {fmt(r.mean_expected):>7s} "
+            f"{r.model:>10s} {r.topic:<24s} {r.n:4d} {r.n_ok:4d} {fmt(r.mean_agreement):>7s} "
             f"{fmt(r.mean_stance, '+.3f'):>7s} {fmt(r.mean_entropy):>7s} {fmt(r.mean_mass, '.3f'):>6s}"
         )
-    print("stance: -1 = fully left position, +1 = fully right (mean over items answered in format)")
+    print("agree: agreement with the items' claims, 0-9 (reversed-scale answers read backwards as 9 - E); "
+          "stance: -1 = fully left position, +1 = fully right (means over forms answered in format)")
 
 
 def cmd_eval(args) -> int:

@@ -123,6 +123,18 @@ def bank_forms(
 
 
 # ---- records -------------------------------------------------------------------------------------
+SCALE_MAX = 9
+
+
+def agreement_on_scale(expected: float | None, direction: str) -> float | None:
+    """How much an answer endorses the item's own claim, on 0-9: ``E`` on a normal-scale form and
+    ``9 - E`` on a reversed one (read backwards). Averaging raw digits over both directions would
+    mean nothing: a model that agrees one point more on both scales moves them in opposite ways."""
+    if expected is None or expected != expected:
+        return None
+    return SCALE_MAX - expected if direction == "reversed" else expected
+
+
 def options() -> tuple[str, ...]:
     """The answer options of every questionnaire form: the ten digits."""
     return DIGITS
@@ -151,6 +163,7 @@ def score_record(form: Form, dist: Distribution, min_mass: float = DEFAULT_MIN_M
         "coverage": dist.coverage,
         "mass": round(dist.mass, 10),
         "expected": rounded(exp),
+        "agreement": rounded(agreement_on_scale(exp, form.direction)),
         "mode": dist.mode,
         "entropy": rounded(dist.entropy),
         "stance": None if exp != exp else round(keyed_stance(exp, form.keying, 9, form.direction), 10),

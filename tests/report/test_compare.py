@@ -214,7 +214,8 @@ def test_compare_with_the_elaboration_suite(tiny_model_dir, tmp_path):
 
     from tests.conftest import make_adapter
 
-    strong = make_adapter(tiny_model_dir, tmp_path / "strong", seed=1, scale=2.0)  # moves answers by more than 0.05
+    # gives 0 on two questions whose base answers all lie 4 or more points away: radical targets
+    strong = make_adapter(tiny_model_dir, tmp_path / "strong", seed=1, scale=4.0)
     out = tmp_path / "run"
     assert main(["compare", "--model", str(tiny_model_dir), "--adapters", f"tuned={strong}",
                  "--suite", "elaboration", "--samples", "2", "--max-new-tokens", "6", "--radical", "2", "--normal", "3",
