@@ -184,6 +184,16 @@ def elaboration_context(table: pd.DataFrame, models: Sequence[str] = ()) -> dict
     }
 
 
+def report_title(meta: dict, roles: dict[str, str]) -> str:
+    """The page's heading: what the report compares, as it is (one model, base vs adapters, or models)."""
+    models = meta["models"]
+    if len(models) == 1:
+        return f"Political stance of {meta.get('model') or models[0]}"
+    if any(r in ("adapter", "control") for r in roles.values()):
+        return "Political stance: base model vs adapters"
+    return f"Political stance: {len(models)} models"
+
+
 def write_report(folder: Path, tabs: dict[str, pd.DataFrame], figures: list[dict], meta: dict, manifest: dict | None,
                  compass: dict | None = None, elaboration: dict | None = None) -> Path:
     """Render ``report.html`` into ``folder`` and return its path."""
@@ -205,6 +215,7 @@ def write_report(folder: Path, tabs: dict[str, pd.DataFrame], figures: list[dict
     grader = meta.get("grader") or {}
     context = {
         "meta": meta,
+        "title": report_title(meta, roles),
         "version": __version__,
         "manifest": manifest or {},
         "models": [{"label": m, "adapter": (meta.get("adapters") or {}).get(m), "role": roles[m], "colour": colours[m]} for m in meta["models"]],

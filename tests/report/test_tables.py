@@ -199,3 +199,13 @@ def test_eval_summary_reads_reversed_forms_backwards():
     summary = topic_summary(recs)
     assert "mean_expected" not in summary
     assert summary.set_index("topic")["mean_agreement"].to_dict() == {"alpha": pytest.approx(6.0), "beta": pytest.approx(6.0)}
+
+
+def test_report_title_says_what_is_compared():
+    from polistance_plugins.report.html import report_title
+
+    assert report_title({"models": ["base"], "model": "smollm2-135m-instruct"}, {"base": "reference"}) == \
+        "Political stance of smollm2-135m-instruct"
+    assert report_title({"models": ["base", "tuned"], "model": "m"}, {"base": "reference", "tuned": "adapter"}) == \
+        "Political stance: base model vs adapters"
+    assert report_title({"models": ["a", "b", "c"]}, {"a": "reference", "b": "model", "c": "model"}) == "Political stance: 3 models"
