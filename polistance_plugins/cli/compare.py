@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
 from ..errors import PolistanceError
@@ -72,7 +73,18 @@ def cmd_compare(args) -> int:
     folder = run_compare(backend, adapters, folder, options, resume=bool(args.resume), overwrite=args.overwrite)
     print_overview(folder)
     print(f"\nreport: {folder / 'report.html'}")
+    failed = sum(c.get("failed", 0) for c in _manifest(folder).get("counts", {}).values())
+    if failed:
+        print(f"{failed} forms failed (recorded with their reasons); the run is incomplete: --resume {folder} asks them again",
+              file=sys.stderr)
+        return 3
     return 0
+
+
+def _manifest(folder: Path) -> dict:
+    import json
+
+    return json.loads((folder / "manifest.json").read_text())
 
 
 def cmd_report(args) -> int:

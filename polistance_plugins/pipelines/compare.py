@@ -26,7 +26,7 @@ from typing import Callable, Sequence
 from .. import __version__
 from ..banks import load_bank
 from ..core.records import DEFAULT_MIN_MASS
-from ..engine.loop import run_config, score_forms
+from ..engine.loop import run_config, run_order, score_forms
 from ..engine.runs import RunWriter
 from ..engine.variants import REFERENCE, load_variants
 from ..errors import PolistanceError
@@ -92,6 +92,10 @@ class SuiteWriter:
     @property
     def done(self) -> set[str]:
         return self.writer.done
+
+    @property
+    def retrying(self) -> set[str]:
+        return self.writer.retrying
 
     def append(self, record: dict) -> None:
         self.writer.append({**record, "suite": self.suite})
@@ -211,9 +215,11 @@ def run_compare(
             counts["elaboration"], timings["elaboration_s"], generated = _run_elaboration(
                 backend, grader, elaboration, variants, writer, options, progress, log)
             counts["elaboration"]["generated_tokens"] = generated
-    finally:
-        writer.close()
-    failed = sum(c.get("failed", 0) for c in counts.values())
+    except BaseException as e:
+        writer.abandon(e)
+        raise
+    records = writer.finish_records([k for fs in plan + [compass] * bool(compass) for k in run_order(fs, variants)])
+    failed = sum(r.get("status") == "failed" for r in records)
     status = "complete" if failed == 0 else "incomplete"
     writer.write_manifest(status=status, extra={"counts": counts, "timings": timings})
     log("building the report")
