@@ -8,7 +8,7 @@ import importlib
 import os
 import sys
 
-from ..errors import PolistanceError
+from ..errors import PolistanceError, redact
 from .misc import tasks_path
 
 __all__ = ["build_parser", "main", "tasks_path"]
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     except PolistanceError as e:
         if debug:
             raise
-        print(f"polistance: error: {e}", file=sys.stderr)
+        print(f"polistance: error: {redact(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("polistance: interrupted", file=sys.stderr)
