@@ -41,12 +41,33 @@ class Bank:
     def __len__(self) -> int:
         return len(self.items)
 
+    def where(self, item_id: str) -> str:
+        """``file:line`` of an item (for messages about it)."""
+        line = item_line(self.path, item_id)
+        return f"{self.path}:{line}" if line else str(self.path)
+
     @property
     def topics(self) -> list[str]:
         seen: dict[str, None] = {}
         for it in self.items:
             seen.setdefault(getattr(it, "topic", None) or getattr(it, "axis"), None)
         return list(seen)
+
+
+def item_line(path: Path, item_id: str) -> int | None:
+    """The line of a JSON Lines file whose object has ``"id": item_id`` (None if none has)."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    for lineno, line in enumerate(lines, start=1):
+        try:
+            obj = json.loads(line)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(obj, dict) and obj.get("id") == item_id:
+            return lineno
+    return None
 
 
 def available_banks() -> list[str]:

@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 from .. import __version__
 from ..core.records import DEFAULT_MIN_MASS, record_key
 from ..prompts import template_source
+from .prompt_checks import check_formset
 from .runs import RunWriter
 from .variants import Variant, adapter_hash
 
@@ -134,6 +135,7 @@ def score_into_folder(backend, formset, variants: Sequence[Variant], folder: str
 
     The caller writes its summaries, then calls ``finish()`` for the manifest."""
     folder = Path(folder)
+    check_formset(backend, formset)
     config = run_config(backend_info or backend.describe(), formset, variants, seed, min_mass, batch_size, **(config_extra or {}))
     writer = RunWriter(folder, config, resume=resume, overwrite=overwrite)
     try:

@@ -98,6 +98,14 @@ def load_pct_file(path: str | Path) -> list[PctProposition]:
     return out
 
 
+def proposition_line(path: str | Path, pct_id: str) -> int | None:
+    """The line of the propositions file that holds ``pct_id`` (None if it cannot be read)."""
+    try:
+        return next((r.line for r in load_pct_file(path) if r.pct_id == pct_id), None)
+    except PolistanceError:
+        return None
+
+
 def file_sha256(path: str | Path) -> str:
     """Content hash of the propositions file, recorded in run manifests."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -27,6 +27,7 @@ from .. import __version__
 from ..banks import load_bank
 from ..core.records import DEFAULT_MIN_MASS
 from ..engine.loop import run_config, run_order, score_forms
+from ..engine.prompt_checks import check_formset
 from ..engine.runs import RunWriter
 from ..engine.variants import REFERENCE, load_variants
 from ..errors import PolistanceError
@@ -198,6 +199,8 @@ def run_compare(
                                  "normal": options.normal, "follow_up": FOLLOW_UP}
         config["grader"] = grader_info
     config = json.loads(json.dumps(config))  # the form it has when read back on --resume (tuples -> lists)
+    for fs in plan + [compass] * bool(compass):
+        check_formset(backend, fs)
     folder = Path(out)
     writer = RunWriter(folder, config, resume=resume, overwrite=overwrite)
     log(f"compare: {len(variants)} models ({', '.join(v.label for v in variants)}) on {', '.join(suites)} -> {folder}")
