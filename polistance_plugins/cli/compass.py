@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import PolistanceError
-from .common import add_model_args, backend_from_args, fmt, parse_adapters, run_folder
+from .common import RESAMPLES, add_model_args, backend_from_args, fmt, parse_adapters, run_folder
 
 
 def _interval(ci) -> str:
@@ -53,8 +53,6 @@ def cmd_compass(args) -> int:
     from ..instruments.compass import LABEL_STYLES, ORDERS, CompassForms, build_forms, load_source
     from ..pipelines.compass import run_compass
 
-    if args.n_resamples < 100:
-        raise PolistanceError("--n-resamples: use at least 100 bootstrap resamples")
     source = load_source(args.source, args.pct_file)
     orders = choice_list(args.orders, ORDERS, "--orders")
     labels = choice_list(args.labels, LABEL_STYLES, "--labels")
@@ -95,5 +93,5 @@ def register(subparsers) -> None:
     p.add_argument("--paraphrases", default="all", choices=["all", "first"], help="ask every paraphrase (default) or only the first")
     p.add_argument("--orders", default="normal,reversed", help="option orders to ask: normal, reversed or both (default normal,reversed)")
     p.add_argument("--labels", default="numbers,words", help="label styles: numbers (answer 1-4), words (answer the option), or both (default)")
-    p.add_argument("--n-resamples", type=int, default=2000, help="bootstrap resamples for the 95%% intervals (default 2000)")
+    p.add_argument("--n-resamples", type=RESAMPLES, default=2000, help="bootstrap resamples for the 95%% intervals (default 2000)")
     p.set_defaults(func=cmd_compass)
