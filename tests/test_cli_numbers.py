@@ -75,3 +75,25 @@ def test_a_bad_number_leaves_no_run_folder(argv, tmp_path, capsys):
     assert not out.exists()
     err = capsys.readouterr().err
     assert err.count("\n") <= 3 and "Traceback" not in err
+
+
+ENV_TABLE = [
+    ("POLISTANCE_API_ATTEMPTS", ["0", "-1", "nan", "1.5", "x", "1000"], ["1", "100"]),
+    ("POLISTANCE_API_TIMEOUT", ["0", "-1", "nan", "inf"], ["0.001", "3600"]),
+    ("POLISTANCE_API_BACKOFF", ["-1", "nan", "inf"], ["0", "600"]),
+    ("POLISTANCE_API_BACKOFF_CAP", ["-0.5", "inf"], ["0", "3600"]),
+    ("POLISTANCE_API_MAX_RETRY_AFTER", ["nan", "1e9"], ["0", "3600"]),
+]
+ENV_CASES = [(var, v, ok) for var, bad, good in ENV_TABLE for v, ok in [(b, False) for b in bad] + [(g, True) for g in good]]
+
+
+@pytest.mark.parametrize("var,value,accepted", ENV_CASES, ids=[f"{var}={v}" for var, v, _ in ENV_CASES])
+def test_retry_settings_from_the_environment_are_range_checked(var, value, accepted):
+    from polistance_plugins.engine.backends.api_http import retry_policy_from_env
+    from polistance_plugins.errors import PolistanceError
+
+    if accepted:
+        retry_policy_from_env({var: value})
+        return
+    with pytest.raises(PolistanceError, match=f"{var}={value!r}"):
+        retry_policy_from_env({var: value})

@@ -57,10 +57,18 @@ RETRY_ENV = {
     "max_retry_after": "POLISTANCE_API_MAX_RETRY_AFTER",
     "timeout": "POLISTANCE_API_TIMEOUT",
 }
+RETRY_LIMITS = {  # setting -> (lowest, highest, lowest excluded): a finite range, so no setting can hang a run
+    "attempts": (1, 100, False),
+    "base_delay": (0.0, 600.0, False),
+    "max_delay": (0.0, 3600.0, False),
+    "max_retry_after": (0.0, 3600.0, False),
+    "timeout": (0.0, 3600.0, True),
+}
 
 
 def retry_policy_from_env(environ=None) -> RetryPolicy:
-    """The default policy with any ``POLISTANCE_API_*`` overrides from the environment."""
+    """The default policy with any ``POLISTANCE_API_*`` overrides from the environment, each checked
+    against ``RETRY_LIMITS``."""
     environ = os.environ if environ is None else environ
     values = {}
     for name, var in RETRY_ENV.items():
@@ -70,9 +78,11 @@ def retry_policy_from_env(environ=None) -> RetryPolicy:
         try:
             value = int(raw) if name == "attempts" else float(raw)
         except ValueError:
-            raise PolistanceError(f"{var}={raw!r}: expected a number") from None
-        if value < (1 if name == "attempts" else 0) or (name == "timeout" and value == 0):
-            raise PolistanceError(f"{var}={raw!r}: out of range")
+            raise PolistanceError(f"{var}={raw!r}: expected a {'whole ' if name == 'attempts' else ''}number") from None
+        low, high, low_open = RETRY_LIMITS[name]
+        if not (low < value if low_open else low <= value) or not value <= high:  # NaN fails both
+            side = "above" if low_open else "from"
+            raise PolistanceError(f"{var}={raw!r}: out of range ({side} {low:g} {'and at most' if low_open else 'to'} {high:g})")
         values[name] = value
     return RetryPolicy(**values)
 
