@@ -7,6 +7,7 @@ import time
 import pytest
 
 from polistance_plugins.engine import models
+from polistance_plugins.errors import PolistanceError
 
 
 def test_named_model_is_listed_and_prepared(embedded_dir):
@@ -51,6 +52,11 @@ def test_half_written_cache_is_rebuilt(embedded_dir, tmp_path, monkeypatch):
     assert not [p for p in target.parent.iterdir() if p.name.startswith(".")], "no temp folder left behind"
 
 
-def test_resolve_passes_paths_through(tmp_path):
+def test_resolve_passes_model_folders_and_hub_ids_through(tmp_path, monkeypatch):
+    (tmp_path / "config.json").write_text("{}")
     assert models.resolve(str(tmp_path)) == str(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     assert models.resolve("some-org/some-model") == "some-org/some-model"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(PolistanceError, match="not in the local Hugging Face cache"):
+        models.resolve("some-org/some-model")

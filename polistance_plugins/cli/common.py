@@ -72,6 +72,14 @@ def parse_adapters(values: list[str] | None) -> list[tuple[str, str]]:
     return out
 
 
+def check_adapters(adapters: list[tuple[str, str]]) -> None:
+    """Check every adapter folder before any model is loaded (``engine.adapter_files``)."""
+    from ..engine.adapter_files import check_adapter_dir
+
+    for _, path in adapters:
+        check_adapter_dir(path)
+
+
 def backend_from_args(args):
     """The backend ``--model`` or ``--api-base`` names (``engine.backends.make_backend``)."""
     from ..engine.backends import BackendSpec, make_backend
@@ -108,9 +116,14 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
 
 
 def run_folder(args, label: str) -> Path:
-    """``--resume DIR``, else ``--out DIR``, else a new ``<runs-dir>/<time>-<label>`` folder."""
-    from ..engine.runs import new_run_id
+    """``--resume DIR``, else ``--out DIR``, else a new ``<runs-dir>/<time>-<label>`` folder; checked
+    (``engine.runs.check_run_folder``) so that a folder that cannot be used is refused before any
+    model loads."""
+    from ..engine.runs import check_run_folder, new_run_id
 
     if args.resume:
-        return Path(args.resume)
-    return Path(args.out) if args.out else Path(args.runs_dir) / new_run_id(label)
+        folder = Path(args.resume)
+    else:
+        folder = Path(args.out) if args.out else Path(args.runs_dir) / new_run_id(label)
+    check_run_folder(folder, bool(args.resume), args.overwrite)
+    return folder

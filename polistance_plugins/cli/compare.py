@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from ..errors import PolistanceError
-from .common import COUNT, NON_NEGATIVE, PROBABILITY, SEED, add_model_args, backend_from_args, fmt, parse_adapters, run_folder
+from .common import (COUNT, NON_NEGATIVE, PROBABILITY, SEED, add_model_args, backend_from_args, check_adapters, fmt,
+                     parse_adapters, run_folder)
 
 
 def _adapter_args(args) -> list[str]:
@@ -41,7 +42,7 @@ def print_overview(folder: Path) -> None:
 
 def cmd_compare(args) -> int:
     from ..instruments.compass import LABEL_STYLES, ORDERS
-    from ..pipelines.compare import CompareOptions, parse_suites, run_compare
+    from ..pipelines.compare import CompareOptions, check_inputs, parse_suites, run_compare
     from .compass import choice_list
 
     suites = parse_suites(args.suite)
@@ -62,10 +63,12 @@ def cmd_compare(args) -> int:
     )
     if args.control and args.control not in {n for n, _ in adapters}:
         raise PolistanceError(f"--control {args.control!r}: not one of the adapters ({', '.join(n for n, _ in adapters) or 'none given'})")
-    folder = run_folder(args, f"compare-{Path(str(args.model)).name}")
     if getattr(args, "api_base", None) and "elaboration" in suites:
         raise PolistanceError("--suite elaboration samples and grades on local weights (--model); for a model behind "
                               "--api-base run `inspect eval polistance_plugins/elaboration` and `polistance report --inspect-logs`")
+    check_inputs(options)
+    check_adapters(adapters)
+    folder = run_folder(args, f"compare-{Path(str(args.model)).name}")
     backend = backend_from_args(args)
     folder = run_compare(backend, adapters, folder, options, resume=bool(args.resume), overwrite=args.overwrite)
     print_overview(folder)

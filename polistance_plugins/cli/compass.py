@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import PolistanceError
-from .common import RESAMPLES, add_model_args, backend_from_args, fmt, parse_adapters, run_folder
+from .common import RESAMPLES, add_model_args, backend_from_args, check_adapters, fmt, parse_adapters, run_folder
 
 
 def _interval(ci) -> str:
@@ -58,9 +58,10 @@ def cmd_compass(args) -> int:
     labels = choice_list(args.labels, LABEL_STYLES, "--labels")
     forms = build_forms(source, args.paraphrases, orders, labels)
     adapters = parse_adapters(args.adapter)
+    check_adapters(adapters)
+    folder = run_folder(args, f"compass-{source.name}-{Path(str(args.model)).name}")
     backend = backend_from_args(args)
     variants = load_variants(backend, adapters)
-    folder = run_folder(args, f"compass-{source.name}-{Path(str(args.model)).name}")
     print(f"run folder: {folder} ({len(source)} propositions, {len(forms)} forms, {len(variants)} model(s))", file=sys.stderr)
     run = run_compass(
         backend, CompassForms(source, tuple(forms)), variants, folder, batch_size=args.batch_size, min_mass=args.min_mass,

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ..errors import PolistanceError
-from .common import add_model_args, backend_from_args, bar, fmt, parse_adapters, run_folder
+from .common import add_model_args, backend_from_args, bar, check_adapters, fmt, parse_adapters, run_folder
 
 
 def show_record(rec: dict) -> None:
@@ -45,9 +45,11 @@ def cmd_eval(args) -> int:
     forms = bank_forms(bank, args.paraphrases, directions_for(bank, args.directions), topics)
     if not forms:
         raise PolistanceError(f"bank {bank.name} has no rated items to ask")
-    backend = backend_from_args(args)
-    variants = load_variants(backend, parse_adapters(args.adapter))
+    adapters = parse_adapters(args.adapter)
+    check_adapters(adapters)
     folder = run_folder(args, f"{bank.name}-{Path(str(args.model)).name}")
+    backend = backend_from_args(args)
+    variants = load_variants(backend, adapters)
     print(f"run folder: {folder}", file=sys.stderr)
     run = run_questionnaire(
         backend, QuestionnaireForms(bank, tuple(forms)), variants, folder, batch_size=args.batch_size,

@@ -160,15 +160,48 @@ def prepare(name: str = DEFAULT_MODEL, force: bool = False, log=print) -> Path:
     return target
 
 
-def resolve(model: str) -> str:
-    """Turn a model argument into something ``from_pretrained`` accepts.
+MODEL_FILES = ("config.json", "tokenizer_config.json", "tokenizer.json")
+"""A folder holding none of these holds no Hugging Face model or tokenizer."""
 
-    A named model is prepared (once) and its folder returned; a local folder or a hub id is
-    returned unchanged.
-    """
+
+def resolve(model: str) -> str:
+    """Turn a model argument into something ``from_pretrained`` accepts, or say at once why not.
+
+    A named model is prepared (once) and its folder returned; a folder must hold a model; anything
+    else is a hub id, which needs the local Hugging Face cache or the network: offline and not
+    cached, it is refused here instead of after the hub client's retries."""
     if model in NAMED_MODELS:
         return str(prepare(model))
+    path = Path(model).expanduser()
+    if path.is_dir():
+        if not any((path / f).is_file() for f in MODEL_FILES):
+            raise PolistanceError(f"--model {model}: the folder holds no model (no {', '.join(MODEL_FILES)})")
+        return str(path)
+    if path.exists():
+        raise PolistanceError(f"--model {model}: a file, not a model folder, a named model or a hub id")
+    if model.startswith(("/", "./", "../", "~")) or model.count("/") > 1:
+        raise PolistanceError(f"--model {model}: no such folder")
+    if _offline() and not _in_hub_cache(model):
+        raise PolistanceError(
+            f"--model {model!r} is neither a named model ({', '.join(NAMED_MODELS)}) nor a folder, and as a hub id it is "
+            "not in the local Hugging Face cache; HF_HUB_OFFLINE is set, and hub ids (ORG/NAME) need the cache or the network"
+        )
     return model
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _in_hub_cache(repo_id: str) -> bool:
+    """Whether a hub model's config is in the local Hugging Face cache."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(repo_id, "config.json")
+    except (ValueError, OSError):  # an id the hub library rejects outright is not cached either
+        return False
+    return isinstance(found, str)
 
 
 def weights_hash(model_path: str) -> str | None:

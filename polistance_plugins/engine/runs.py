@@ -152,6 +152,7 @@ def check_run_folder(folder: Path, resume: bool, overwrite: bool) -> None:
         raise PolistanceError(f"{folder}: exists and is not a folder; choose another --out")
     if resume:
         read_manifest(folder)
+        read_records(folder, missing_ok=True)
         return
     if folder.is_dir() and any(folder.iterdir()) and not overwrite:
         raise PolistanceError(f"{folder} already holds a run; use --resume {folder} or --overwrite")

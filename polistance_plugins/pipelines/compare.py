@@ -102,7 +102,19 @@ class SuiteWriter:
         self.writer.append({**record, "suite": self.suite})
 
 
-def _questionnaire_plan(options: CompareOptions) -> list[QuestionnaireForms]:
+def check_inputs(options: CompareOptions) -> None:
+    """Load every bank and source the options name and check the topics, so that a bad path or name
+    is reported before any model loads (``run_compare`` builds the same plans again, cheaply)."""
+    suites = parse_suites(options.suites)
+    if "questionnaire" in suites:
+        _questionnaire_plan(options, log=lambda m: None)
+    if "compass" in suites:
+        _compass_plan(options)
+    if "elaboration" in suites:
+        _elaboration_plan(options)
+
+
+def _questionnaire_plan(options: CompareOptions, log: Callable[[str], None] = _log) -> list[QuestionnaireForms]:
     """The form set of every bank to ask, validating topics against the banks."""
     plan, known = [], set()
     for name in options.banks:
@@ -110,7 +122,7 @@ def _questionnaire_plan(options: CompareOptions) -> list[QuestionnaireForms]:
         known |= set(bank.topics)
         topics = [t for t in options.topics if t in bank.topics] if options.topics else None
         if options.topics and not topics:
-            _log(f"bank {bank.name}: none of the --topics, skipped")
+            log(f"bank {bank.name}: none of the --topics, skipped")
             continue
         forms = bank_forms(bank, options.paraphrases, directions_for(bank, options.directions), topics)
         if not forms:
