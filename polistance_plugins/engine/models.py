@@ -126,7 +126,8 @@ def prepare(name: str = DEFAULT_MODEL, force: bool = False, log=print) -> Path:
     """Materialise a named model into a HF folder once; later calls return the cached folder.
 
     The folder is built in a temporary sibling and renamed into place only when complete, so a
-    crash never leaves a half-written cache that looks valid.
+    crash never leaves a half-written cache that looks valid; a folder already there is swapped
+    out in one step (``replace_folder``), so a reader never finds it missing.
     """
     if name not in NAMED_MODELS:
         raise PolistanceError(f"unknown named model {name!r}; known: {', '.join(NAMED_MODELS)}")
@@ -151,13 +152,53 @@ def prepare(name: str = DEFAULT_MODEL, force: bool = False, log=print) -> Path:
             "files": files,
         }
         (tmp / MANIFEST).write_text(json.dumps(meta, indent=2))
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
+        replace_folder(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+def replace_folder(new: Path, target: Path) -> None:
+    """Move folder ``new`` to ``target`` so that ``target`` never stops existing: onto an absent
+    path a rename; over an existing folder an atomic exchange of the two names (Linux renameat2
+    RENAME_EXCHANGE, macOS renamex_np RENAME_SWAP), after which the old folder, now at ``new``,
+    is deleted. Where neither exists the old folder is renamed aside first (a gap of one rename)."""
+    try:
+        os.rename(new, target)
+        return
+    except OSError:
+        if not target.is_dir():
+            raise
+    if _exchange(new, target):
+        shutil.rmtree(new, ignore_errors=True)
+        return
+    aside = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))
+    os.replace(target, aside / "old")
+    os.replace(new, target)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically; False where the system has no such call."""
+    import ctypes
+    import ctypes.util
+    import sys
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    if sys.platform.startswith("linux") and hasattr(libc, "renameat2"):
+        at_fdcwd, rename_exchange = -100, 2
+        ok = libc.renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+    elif sys.platform == "darwin" and hasattr(libc, "renamex_np"):
+        ok = libc.renamex_np(os.fsencode(a), os.fsencode(b), 0x2) == 0  # RENAME_SWAP
+    else:
+        return False
+    if not ok:
+        err = ctypes.get_errno()
+        if err in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: this file system cannot exchange
+            return False
+        raise OSError(err, os.strerror(err), str(b))
+    return True
 
 
 MODEL_FILES = ("config.json", "tokenizer_config.json", "tokenizer.json")
