@@ -137,7 +137,11 @@ def prepare(name: str = DEFAULT_MODEL, force: bool = False, log=print) -> Path:
     source_sha = sha256_file(src)
     if not force and is_complete(target, source_sha):
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise PolistanceError(f"cannot make the model cache {target.parent} ({e.strerror}); set POLISTANCE_HOME to a "
+                              "writable folder") from None
     log(f"preparing {name} from {src} (one-time, about a minute)")
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
     try:
@@ -205,26 +209,27 @@ MODEL_FILES = ("config.json", "tokenizer_config.json", "tokenizer.json")
 """A folder holding none of these holds no Hugging Face model or tokenizer."""
 
 
-def resolve(model: str) -> str:
+def resolve(model: str, flag: str = "--model") -> str:
     """Turn a model argument into something ``from_pretrained`` accepts, or say at once why not.
 
     A named model is prepared (once) and its folder returned; a folder must hold a model; anything
     else is a hub id, which needs the local Hugging Face cache or the network: offline and not
-    cached, it is refused here instead of after the hub client's retries."""
+    cached, it is refused here instead of after the hub client's retries. ``flag`` names the
+    argument in messages."""
     if model in NAMED_MODELS:
         return str(prepare(model))
     path = Path(model).expanduser()
     if path.is_dir():
         if not any((path / f).is_file() for f in MODEL_FILES):
-            raise PolistanceError(f"--model {model}: the folder holds no model (no {', '.join(MODEL_FILES)})")
+            raise PolistanceError(f"{flag} {model}: the folder holds no model (no {', '.join(MODEL_FILES)})")
         return str(path)
     if path.exists():
-        raise PolistanceError(f"--model {model}: a file, not a model folder, a named model or a hub id")
+        raise PolistanceError(f"{flag} {model}: a file, not a model folder, a named model or a hub id")
     if model.startswith(("/", "./", "../", "~")) or model.count("/") > 1:
-        raise PolistanceError(f"--model {model}: no such folder")
+        raise PolistanceError(f"{flag} {model}: no such folder")
     if _offline() and not _in_hub_cache(model):
         raise PolistanceError(
-            f"--model {model!r} is neither a named model ({', '.join(NAMED_MODELS)}) nor a folder, and as a hub id it is "
+            f"{flag} {model!r} is neither a named model ({', '.join(NAMED_MODELS)}) nor a folder, and as a hub id it is "
             "not in the local Hugging Face cache; HF_HUB_OFFLINE is set, and hub ids (ORG/NAME) need the cache or the network"
         )
     return model

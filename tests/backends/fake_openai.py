@@ -74,7 +74,7 @@ class Logged:
 
 
 class _Http(ThreadingHTTPServer):
-    daemon_threads = True
+    daemon_threads = True  # idle keep-alive connections must not hold the server open
     allow_reuse_address = True
     request_queue_size = 64
 
@@ -150,6 +150,7 @@ class FakeOpenAIServer:
         self._thread: threading.Thread | None = None
         self._watchdog: threading.Timer | None = None
         self.stopped_by_watchdog = False
+        self._busy = 0
 
     # ---- lifecycle ------------------------------------------------------------------------
     @property
@@ -177,6 +178,11 @@ class FakeOpenAIServer:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        # Let requests still being answered finish (bounded): a handler thread inside torch while
+        # the interpreter exits aborts the process ("terminate called without an active exception").
+        deadline = time.monotonic() + self.hang_seconds + 30.0
+        while self._busy and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def __enter__(self) -> "FakeOpenAIServer":
         return self.start()
@@ -366,6 +372,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, _error_body(self.fake.flavor, 404, f"no route {self.path}"))
 
     def do_POST(self) -> None:
+        with self.fake._lock:
+            self.fake._busy += 1
+        try:
+            self._post()
+        finally:
+            with self.fake._lock:
+                self.fake._busy -= 1
+
+    def _post(self) -> None:
         fake = self.fake
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)

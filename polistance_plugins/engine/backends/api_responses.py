@@ -67,6 +67,12 @@ def option_logprob(choice: dict, context: str, option: str, local_pieces: Sequen
     they differ; a server token that straddles the prompt/option boundary is a mismatch too.
     """
     tokens, values = _echo_logprobs(choice)
+    for v in values:  # one impossible value anywhere in the echo and none of it can be trusted
+        if v is not None:
+            try:
+                checked_logprob(v, "log-probability in the echoed prompt")
+            except ValueError as e:
+                raise ItemError(f"server gave an {e}" if str(e).startswith("impossible") else f"server's {e}") from None
     sent = context + option
     text = choice.get("text") if isinstance(choice.get("text"), str) else ""
     at = text.rfind(sent)
