@@ -19,7 +19,7 @@ NOT_FAILURES = {"non_digits"}  # top logprobs without digits: a scored no_option
 RETRYABLE = ("429", "500", "timeout", "reset", "truncated", "no_logprobs", "empty_choices", "quote_auth")
 MINI_COMPASS = str(Path(__file__).resolve().parent.parent / "compass" / "fixtures" / "mini_compass.jsonl")
 COMPASS = ["compass", "--api-base", "{api}", "--api-model", "fake-model", "--tokenizer", "{tok}", "--source", MINI_COMPASS,
-           "--n-resamples", "100"]
+           "--paraphrases", "first", "--orders", "normal", "--n-resamples", "100"]
 SLOW = {"POLISTANCE_API_TIMEOUT": "1.5"}  # the fake hangs HANG_SECONDS on a timeout fault
 HANG_SECONDS = 3.0
 UNDETECTABLE = {("lie_shift", "auto")}

@@ -127,6 +127,8 @@ def run_case(c: Case, ws: dict, server) -> Outcome:
             try:
                 with time_limit(c.timeout), contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
                     out.codes.append(main(args))
+            except SystemExit as stop:  # what the `polistance` command would exit with
+                out.codes.append(stop.code if isinstance(stop.code, int) else 1)
             except Hang:
                 out.hang = True
                 out.codes.append("hang")
