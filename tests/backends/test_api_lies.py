@@ -29,7 +29,7 @@ from .test_openai_api import (  # noqa: F401  (module fixtures shared with the m
 )
 
 LIE_REASONS = {
-    "lie_positive": ("impossible log-probability of", ": +3 (a log-probability is at most 0)"),
+    "lie_positive": ("impossible log-probability", ": +3 (a log-probability is at most 0)"),
     "lie_bool": ("True is not a number",),
     "lie_shift": ("impossible log-probabilit",),
     "lie_nan": ("NaN",),
