@@ -110,12 +110,26 @@ def adapter_list(adapters: Adapters) -> list[tuple[str, str]]:
     return out
 
 
-def _folder(out, resume, runs_dir, label: str) -> Path:
-    from .engine.runs import new_run_id
+def _folder(out, resume, runs_dir, label: str, overwrite: bool) -> Path:
+    """The run folder (``resume``, else ``out``, else a new one under ``runs_dir``), checked before any
+    model loads: a file in its place, a run already there, or nothing to resume is refused."""
+    from .engine.runs import check_run_folder, new_run_id
 
-    if resume:
-        return Path(resume)
-    return Path(out) if out else Path(runs_dir) / new_run_id(label)
+    folder = Path(resume) if resume else Path(out) if out else Path(runs_dir) / new_run_id(label)
+    check_run_folder(folder, bool(resume), overwrite)
+    return folder
+
+
+def _checked_adapters(adapters: Adapters, backend: Mapping | None) -> list[tuple[str, str]]:
+    """The adapters as pairs, each folder checked before any model loads; none with a served model."""
+    from .engine.adapter_files import check_adapter_dir
+
+    pairs = adapter_list(adapters)
+    if pairs and (backend or {}).get("api_base"):
+        raise PolistanceError("--adapter works with local models only; serve adapters as separate API models")
+    for _, path in pairs:
+        check_adapter_dir(path)
+    return pairs
 
 
 def _spec(model: str, batch_size: int, backend: Mapping | None) -> BackendSpec:
@@ -162,10 +176,8 @@ def evaluate(
     forms = bank_forms(loaded, check_paraphrases(paraphrases), directions_for(loaded, directions), parse_topics(loaded, topics), limit)
     if not forms:
         raise PolistanceError(f"bank {loaded.name} has no rated items to ask")
-    pairs = adapter_list(adapters)
-    if pairs and (backend or {}).get("api_base"):
-        raise PolistanceError("--adapter works with local models only; serve adapters as separate API models")
-    folder = _folder(out, resume, runs_dir, f"{loaded.name}-{Path(str(model)).name}")
+    pairs = _checked_adapters(adapters, backend)
+    folder = _folder(out, resume, runs_dir, f"{loaded.name}-{Path(str(model)).name}", overwrite)
     be = make_backend(_spec(model, batch_size, backend))
     variants = load_variants(be, pairs)
     if log:
@@ -208,11 +220,9 @@ def compass(
         raise PolistanceError("--n-resamples: use at least 100 bootstrap resamples")
     src = load_source(source, pct_file)
     forms = build_forms(src, paraphrases, tuple(orders), tuple(labels), limit)
-    pairs = adapter_list(adapters)
-    if pairs and (backend or {}).get("api_base"):
-        raise PolistanceError("--adapter works with local models only; serve adapters as separate API models")
+    pairs = _checked_adapters(adapters, backend)
     label = "compass" if src.name == "compass" else f"compass-{Path(src.name).stem}"
-    folder = _folder(out, resume, runs_dir, f"{label}-{Path(str(model)).name}")
+    folder = _folder(out, resume, runs_dir, f"{label}-{Path(str(model)).name}", overwrite)
     be = make_backend(_spec(model, batch_size, backend))
     variants = load_variants(be, pairs)
     if log:
@@ -240,7 +250,7 @@ def compare(
     ``options`` are the fields of ``pipelines.compare.CompareOptions`` (``suites``, ``banks``,
     ``control``, ``topics``, ``limit``, ``compass_source``, ``samples``, ``grader``, ...)."""
     from .engine.backends import make_backend
-    from .pipelines.compare import CompareOptions, parse_suites, run_compare
+    from .pipelines.compare import CompareOptions, check_inputs, parse_suites, run_compare
 
     known = {f.name for f in dataclasses.fields(CompareOptions)}
     unknown = sorted(set(options) - known)
@@ -255,10 +265,12 @@ def compare(
     if (backend or {}).get("api_base") and "elaboration" in opts.suites:
         raise PolistanceError("--suite elaboration samples and grades on local weights (--model); for a model behind "
                               "--api-base run `inspect eval polistance_plugins/elaboration` and `polistance report --inspect-logs`")
-    pairs = adapter_list(adapters)
-    if pairs and (backend or {}).get("api_base"):
-        raise PolistanceError("--adapter works with local models only; serve adapters as separate API models")
-    folder = _folder(out, resume, runs_dir, f"compare-{Path(str(model)).name}")
+    names = [n for n, _ in adapter_list(adapters)]
+    if opts.control and opts.control not in names:
+        raise PolistanceError(f"--control {opts.control!r}: not one of the adapters ({', '.join(names) or 'none given'})")
+    pairs = _checked_adapters(adapters, backend)
+    check_inputs(opts)
+    folder = _folder(out, resume, runs_dir, f"compare-{Path(str(model)).name}", overwrite)
     be = make_backend(_spec(model, opts.batch_size, backend))
     run_compare(be, pairs, folder, opts, resume=bool(resume), overwrite=overwrite, progress=progress,
                 log=log or (lambda m: None))

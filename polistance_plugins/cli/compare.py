@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
 from ..errors import PolistanceError
-from .common import add_model_args, add_run_size_args, backend_options, fmt, parse_adapters
+from .common import COUNT, NON_NEGATIVE, PROBABILITY, SEED, add_model_args, add_run_size_args, backend_options, fmt, parse_adapters
 
 
 def _adapter_args(args) -> list[str]:
@@ -46,9 +47,6 @@ def cmd_compare(args) -> int:
     banks = tuple(b.strip() for b in args.bank.split(",") if b.strip())
     if "questionnaire" in args.suite and not banks:
         raise PolistanceError("--bank: give at least one bank (e.g. terry9,topics)")
-    for flag, value in (("--samples", args.samples), ("--max-new-tokens", args.max_new_tokens)):
-        if value < 1:
-            raise PolistanceError(f"{flag} {value}: must be at least 1")
     run = compare(
         args.model, parse_adapters(_adapter_args(args)), out=args.out, runs_dir=args.runs_dir, resume=args.resume,
         overwrite=args.overwrite, backend=backend_options(args), progress=not args.quiet,
@@ -62,6 +60,11 @@ def cmd_compare(args) -> int:
     )
     print_overview(run.folder)
     print(f"\nreport: {run.report}")
+    failed = int((run.records["status"] == "failed").sum()) if len(run.records) else 0
+    if failed:
+        print(f"{failed} forms failed (recorded with their reasons); the run is incomplete: --resume {run.folder} asks them again",
+              file=sys.stderr)
+        return 3
     return 0
 
 
@@ -110,10 +113,10 @@ def register(subparsers) -> None:
     add_run_size_args(p, "items of every bank (and propositions of the compass)")
     e = p.add_argument_group("elaboration suite (the sports-team paper's probe: explain a prefilled answer, graded in 5 categories)")
     e.add_argument("--elaboration-bank", default="terry9", help="bank whose questions get prefilled answers (default terry9)")
-    e.add_argument("--samples", type=int, default=5, help="replies sampled per target, temperature 1 (default 5; the paper used 50)")
-    e.add_argument("--max-new-tokens", type=int, default=96, help="length limit of each reply (default 96)")
-    e.add_argument("--radical", type=int, default=3, help="radical targets per adapter: the answers it raised most over the base (default 3)")
-    e.add_argument("--normal", type=int, default=None, help="normal targets (the base model's modal answers) every model explains (default: every question)")
+    e.add_argument("--samples", type=COUNT, default=5, help="replies sampled per target, temperature 1 (default 5; the paper used 50)")
+    e.add_argument("--max-new-tokens", type=COUNT, default=96, help="length limit of each reply (default 96)")
+    e.add_argument("--radical", type=NON_NEGATIVE, default=3, help="radical targets per adapter: the answers it raised most over the base (default 3)")
+    e.add_argument("--normal", type=NON_NEGATIVE, default=None, help="normal targets (the base model's modal answers) every model explains (default: every question)")
     e.add_argument("--grader", default=None, metavar="MODEL",
                    help="local model that grades the replies (named model or HF folder; default: the base model, flagged as a weak grader)")
     p.set_defaults(func=cmd_compare)
@@ -125,7 +128,7 @@ def register(subparsers) -> None:
     p.add_argument("--out", default=None, help="report folder to write (with --lm-eval / --inspect-logs)")
     p.add_argument("--reference", default=None, metavar="LABEL", help="the model the others are compared with (default: the one without an adapter)")
     p.add_argument("--control", default=None, metavar="LABEL", help="the control adapter's label")
-    p.add_argument("--min-mass", type=float, default=DEFAULT_MIN_MASS, help=f"below this raw digit probability a form is off-format (default {DEFAULT_MIN_MASS})")
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and permutation tests")
+    p.add_argument("--min-mass", type=PROBABILITY, default=DEFAULT_MIN_MASS, help=f"below this raw digit probability a form is off-format (default {DEFAULT_MIN_MASS})")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the bootstrap and permutation tests")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     p.set_defaults(func=cmd_report)

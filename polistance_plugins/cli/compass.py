@@ -6,7 +6,7 @@ import json
 import sys
 
 from ..errors import PolistanceError
-from .common import add_model_args, add_run_size_args, backend_options, fmt, parse_adapters
+from .common import RESAMPLES, add_model_args, add_run_size_args, backend_options, fmt, parse_adapters
 
 
 def _interval(ci) -> str:
@@ -94,6 +94,6 @@ def register(subparsers) -> None:
     p.add_argument("--paraphrases", default="all", choices=["all", "first"], help="ask every paraphrase (default) or only the first")
     p.add_argument("--orders", default="normal,reversed", help="option orders to ask: normal, reversed or both (default normal,reversed)")
     p.add_argument("--labels", default="numbers,words", help="label styles: numbers (answer 1-4), words (answer the option), or both (default)")
-    p.add_argument("--n-resamples", type=int, default=2000, help="bootstrap resamples for the 95%% intervals (default 2000)")
+    p.add_argument("--n-resamples", type=RESAMPLES, default=2000, help="bootstrap resamples for the 95%% intervals (default 2000)")
     add_run_size_args(p, "propositions")
     p.set_defaults(func=cmd_compass)

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from ..errors import PolistanceError
+from .common import COUNT
 
 
 def cmd_models(args) -> int:
@@ -99,7 +100,7 @@ def register(sub) -> None:
     p.add_argument("--runs-dir", default="runs", help="where run folders go (default ./runs)")
     p.add_argument("--adapters-dir", default="adapters/demo", help="where the demo adapters are trained or reused (default adapters/demo)")
     p.add_argument("--out", default=None, help="run folder of the comparison (default runs/demo-<time>)")
-    p.add_argument("--batch-size", type=int, default=16, help="prompts per forward pass (default 16)")
+    p.add_argument("--batch-size", type=COUNT, default=16, help="prompts per forward pass (default 16)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("tasks-path", help="print the lm-eval --include_path folder")

@@ -231,6 +231,15 @@ class CompassForms:
     def prompt(self, form: LikertForm) -> str:
         return form.prompt(self.template)
 
+    def where(self, form: LikertForm) -> str:
+        """``file:line`` of the form's proposition in the source file."""
+        from ..banks import item_line
+        from .pct import proposition_line
+
+        path = Path(self.source.path)
+        line = proposition_line(path, form.item_id) if self.source.name == "pct" else item_line(path, form.item_id)
+        return f"{path}:{line}" if line else str(path)
+
     def options(self, form: LikertForm) -> tuple[str, ...]:
         return form.choices
 

@@ -194,6 +194,10 @@ class QuestionnaireForms:
     def prompt(self, form: Form) -> str:
         return form.prompt(self.template)
 
+    def where(self, form: Form) -> str:
+        """``file:line`` of the form's item in the bank."""
+        return self.bank.where(form.item_id)
+
     def options(self, form: Form) -> tuple[str, ...]:
         return DIGITS
 

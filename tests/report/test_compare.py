@@ -135,7 +135,7 @@ def test_report_renders_in_headless_chromium(run, tmp_path):
     [
         (["compare", "--adapters", "a=/nowhere", "--control", "b"], "--control 'b'"),
         (["compare", "--suite", "questionnaire,vibes"], "unknown suite 'vibes'"),
-        (["compare", "--suite", "elaboration", "--samples", "0"], "--samples 0: must be at least 1"),
+        (["compare", "--suite", "elaboration", "--samples", "0"], "argument --samples: 0 is out of range: must be at least 1"),
         (["compare", "--suite", "elaboration", "--api-base", "http://127.0.0.1:9/v1", "--api-model", "m"],
          "--suite elaboration samples and grades on local weights"),
         (["report"], "give a run folder"),
