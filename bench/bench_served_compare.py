@@ -50,7 +50,7 @@ def main() -> int:
 
     from polistance_plugins.engine import models
     from tests.conftest import build_tiny_model
-    from tests.report.conftest import make_adapter
+    from tests.conftest import make_adapter
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -17,7 +17,7 @@ from polistance_plugins.engine.backends.hf import LocalBackend
 from polistance_plugins.instruments.elaboration import CATEGORIES, CODES, judge_prompt
 from polistance_plugins.instruments.questionnaire import bank_forms
 from tests.backends.fake_openai import FakeOpenAIServer
-from tests.report.conftest import make_adapter
+from tests.conftest import make_adapter
 
 ALL = "all topics"
 

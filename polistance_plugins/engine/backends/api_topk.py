@@ -16,6 +16,8 @@ from .api_responses import choices_of, first_token_top
 from .base import ScoreResult
 
 TOP_K_CANDIDATES = (100, 50, 20, 10, 5, 1)
+UNUSABLE = "unusable top logprobs"
+"""How an item's error starts when the server's top log-probabilities were impossible numbers (a lie)."""
 TOP_K_ENV = "POLISTANCE_API_TOP_K"
 
 
@@ -61,6 +63,8 @@ def probe_top_k(backend, endpoint: str) -> tuple[str, int]:
                 reasons.append(f"{k}: {e.reason}")
                 continue
             raise PolistanceError(f"{backend.client.base_url}: cannot read top logprobs ({e.reason})") from None
+        except ValueError as e:  # impossible log-probabilities (core.distribution.checked_logprob)
+            raise PolistanceError(f"{backend.client.base_url}: cannot read top logprobs ({e})") from None
     raise PolistanceError(f"{backend.client.base_url}: the server refused top logprobs at every size tried ({'; '.join(reasons)[:400]})")
 
 
@@ -78,11 +82,25 @@ def score_topk(backend, prompts: Sequence[str], options: Sequence[str]) -> list[
                       f"{len(pieces[options.index(long[0])])} tokens; use exact mode")
             return [ScoreResult(error=reason) for _ in prompts]
 
-    def read(top: dict) -> ScoreResult:
+    def tops(data, n: int) -> list:
+        """Each choice's top log-probabilities, or the ``ValueError`` of its impossible numbers (a
+        lie is that item's answer, not a reason to retry the request or fail its request-mates);
+        a response without them is a retryable ``RequestFailed``."""
+        out = []
+        for choice in choices_of(data, n):
+            try:
+                out.append(first_token_top(choice, endpoint))
+            except ValueError as e:
+                out.append(e)
+        return out
+
+    def read(top) -> ScoreResult:
+        if isinstance(top, ValueError):
+            return ScoreResult(error=f"{UNUSABLE}: {top}")
         try:
             return ScoreResult(distribution=option_distribution_from_logprobs(top, options), method="topk")
-        except ValueError as e:
-            return ScoreResult(error=f"unusable top logprobs: {e}")
+        except ValueError as e:  # the options hold more than all the probability
+            return ScoreResult(error=f"{UNUSABLE}: {e}")
 
     def work(group: list[int]) -> list[tuple[int, ScoreResult]]:
         if len(group) == 1 or endpoint != "completions":
@@ -90,16 +108,16 @@ def score_topk(backend, prompts: Sequence[str], options: Sequence[str]) -> list[
             for i in group:
                 try:
                     out.append((i, read(backend.client.request(endpoint, topk_body(backend, prompts[i], k, endpoint),
-                                                               lambda d: first_token_top(choices_of(d, 1)[0], endpoint)))))
+                                                               lambda d: tops(d, 1)[0]))))
                 except RequestFailed as e:
                     out.append((i, ScoreResult(error=e.reason)))
             return out
         body = {**topk_body(backend, prompts[group[0]], k, endpoint), "prompt": [backend.chat_prompt(prompts[i]) for i in group]}
         try:
-            tops = backend.client.request(endpoint, body, lambda d: [first_token_top(c, endpoint) for c in choices_of(d, len(group))])
+            found = backend.client.request(endpoint, body, lambda d: tops(d, len(group)))
         except RequestFailed:
             return [pair for i in group for pair in work([i])]  # one poisoned prompt must not fail its request-mates
-        return [(i, read(top)) for i, top in zip(group, tops)]
+        return [(i, read(top)) for i, top in zip(group, found)]
 
     # Several prompts per request where the server takes a list (probed with echo), as in exact mode.
     per = prompts_per_request(backend, len(prompts), 1)
