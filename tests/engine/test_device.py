@@ -114,6 +114,7 @@ def test_inputs_are_built_on_the_models_device(tiny_model_dir):
         assert spy.seen and all(dev == torch.device("meta") for _, dev in spy.seen), spy.seen
 
 
+@pytest.mark.filterwarnings("error::FutureWarning")  # the wrapped forward still gets the cache under its current name
 def test_auto_batch_size_backs_off_on_out_of_memory_and_scores_as_that_batch_size(tiny_model_dir):
     """A model that runs out of memory above 5 rows: ``auto`` settles on 4 (32, 16, 8, 4) and gives
     the numbers a batch size of 4 gives."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import warnings
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -28,6 +29,15 @@ def _check_adapter_dir(path: str) -> Path:
     from ..adapter_files import check_adapter_dir
 
     return check_adapter_dir(path)
+
+
+@contextlib.contextmanager
+def _peft_notice_hidden():
+    """PEFT reads ``model.is_gradient_checkpointing``, whose FutureWarning (transformers 5) the user can
+    do nothing about; only that one notice is hidden, only while an adapter loads."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+        yield
 
 
 class LocalBackend:
@@ -93,11 +103,12 @@ class LocalBackend:
         _check_adapter_dir(path)
         self._check_adapter_base(path)
         try:
-            if self._peft is None:
-                self._peft = PeftModel.from_pretrained(self.model, path, adapter_name=name, is_trainable=False)
-                self._peft.eval()
-            else:
-                self._peft.load_adapter(path, adapter_name=name, is_trainable=False)
+            with _peft_notice_hidden():
+                if self._peft is None:
+                    self._peft = PeftModel.from_pretrained(self.model, path, adapter_name=name, is_trainable=False)
+                    self._peft.eval()
+                else:
+                    self._peft.load_adapter(path, adapter_name=name, is_trainable=False)
         except (RuntimeError, ValueError, KeyError) as e:
             raise PolistanceError(f"adapter {path} does not fit model {self.model_path}: {str(e).splitlines()[0][:300]}") from None
         self.adapters[name] = path

@@ -149,8 +149,10 @@ def forward_grouped(net, seqs: Sequence[Sequence[int]], groups: Sequence[tuple[i
 
 
 def cache_argument(net) -> str:
-    """The forward's name for a KV cache: ``cache`` (transformers 5.x) or ``past_key_values`` (4.x)."""
+    """The forward's name for a KV cache: ``cache`` (transformers 5.x) or ``past_key_values`` (4.x,
+    deprecated in 5.x with a FutureWarning). Read from the model's class, so that a wrapper put on
+    one instance's ``forward`` (a hook, a test double) does not hide the current name."""
     import inspect
 
     model = net.get_base_model() if hasattr(net, "get_base_model") else net
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    return "cache" if "cache" in inspect.signature(type(model).forward).parameters else "past_key_values"
