@@ -49,8 +49,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from polistance_plugins.engine import models
-    from tests.conftest import build_tiny_model
-    from tests.conftest import make_adapter
+    from tests.conftest import build_tiny_model, make_adapter
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
