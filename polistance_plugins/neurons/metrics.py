@@ -18,18 +18,31 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from ..core.stance import agreement
+
+SCALE_MAX = 9
+
 
 def item_stances(records: Sequence[dict] | pd.DataFrame, model: str, value: str = "stance") -> pd.DataFrame:
     """Per item: topic and mean keyed stance of ``model`` over its in-format forms.
 
-    ``value="expected"`` averages the unkeyed expected rating (0-9) instead: how much the model
-    agrees, whatever the side, which shows acquiescence shifts that keyed stance cancels out.
+    ``value="expected"`` averages the unkeyed expected rating (0-9) instead, reversed forms read
+    backwards: how much the model agrees, whatever the side, which shows acquiescence shifts that
+    keyed stance cancels out.
     """
     df = pd.DataFrame(records)
     g = df[(df["model"] == model) & (df["status"] == "ok") & df[value].notna()]
     if g.empty:
         return pd.DataFrame(columns=["topic", "stance"]).rename_axis("item_id")
+    if value == "expected":
+        g = g.assign(expected=[agreement_rating(e, d) for e, d in zip(g["expected"], g["direction"])])
     return g.groupby("item_id").agg(topic=("topic", "first"), stance=(value, "mean"))
+
+
+def agreement_rating(expected: float, direction: str = "normal") -> float:
+    """The expected rating read on the normal 0-9 scale: a reversed form's E counts as 9 - E
+    (``core.stance.agreement``), so forms asked in both directions can be averaged."""
+    return SCALE_MAX * agreement(float(expected), SCALE_MAX, direction)
 
 
 def item_shifts(records: Sequence[dict] | pd.DataFrame, model: str, base: str = "base", value: str = "stance") -> pd.DataFrame:

@@ -90,3 +90,21 @@ def test_compare_study_pools_over_adapters():
     # the single-adapter wrapper gives the same numbers for its adapter
     single = compare(plain["a"], inhibit["a"], "a", TOPICS, n_resamples=300)
     assert single["reduction"] == pytest.approx(by["a"]["reduction"])
+
+
+def test_agreement_reads_reversed_forms_backwards():
+    # Issue 14 point 3. Each item is asked on the normal scale and on the reversed one (0 and 9 swap
+    # meaning). The adapter agrees exactly 1 point more on both: normal E 4 -> 5, reversed E 5 -> 4.
+    # Averaging raw expected digits would show 0; reading reversed forms as 9 - E shows +1.
+    rows = []
+    for model, normal, reversed_ in (("base", 4.0, 5.0), ("T", 5.0, 4.0)):
+        for item, topic in (("i1", "a"), ("i2", "b")):
+            for direction, e in (("normal", normal), ("reversed", reversed_)):
+                rows.append({"model": model, "item_id": item, "topic": topic, "direction": direction,
+                             "expected": e, "stance": 0.0, "status": "ok"})
+    sh = item_shifts(rows, "T", value="expected")
+    assert sh["shift"].tolist() == [1.0, 1.0]
+    # the per-item level is the rating on the normal scale: (4 + (9 - 5)) / 2 = 4 for the base
+    from polistance_plugins.neurons.metrics import item_stances
+
+    assert item_stances(rows, "base", value="expected")["stance"].tolist() == [4.0, 4.0]
