@@ -94,7 +94,7 @@ def adapter_topic(path: str) -> str | None:
 
 def cmd_localize(args) -> int:
     from .common import parse_adapters
-    from ..neurons.contrast import file_sha256
+    from ..neurons.neuron_file import file_sha256
     from ..neurons.figures import neurons_per_layer
     from ..neurons.localize import heldout_prompts, localize
 
@@ -107,15 +107,16 @@ def cmd_localize(args) -> int:
     topics = _topics(args.topics, list(prompts_all))
     prompts = {t: prompts_all[t] for t in topics}
     backend = _backend(args)
-    print(f"contrasting {len(adapters)} adapters x {len(topics)} topics ({sum(map(len, prompts.values()))} prompts), site {args.site}",
-          file=sys.stderr)
+    print(f"contrasting {len(adapters)} adapters x {len(topics)} topics ({sum(map(len, prompts.values()))} prompts), "
+          f"site {args.site}, positions {args.positions}, ranking {args.ranking}", file=sys.stderr)
     from tqdm import tqdm
 
     with tqdm(total=len(adapters) * len(topics), desc="localize", unit="pair") as bar:
         nf = localize(backend, adapters, prompts, args.site, args.top_k,
                       prompt_source={"file": str(Path(args.prompts).resolve()), "sha256": file_sha256(args.prompts),
                                      "split": f"held-out (ids i{args.first_heldout} and up)"},
-                      adapter_topics={n: adapter_topic(p) for n, p in adapters.items()}, progress=bar.update)
+                      adapter_topics={n: adapter_topic(p) for n, p in adapters.items()}, progress=bar.update,
+                      positions=args.positions, ranking=args.ranking)
     out = Path(args.out)
     nf.save(out)
     fig = neurons_per_layer(nf, args.figure or out.with_suffix(".png"))
@@ -133,7 +134,7 @@ def cmd_patch(args) -> int:
     from ..banks import load_bank
     from .common import parse_adapters
     from ..engine.variants import adapter_hash
-    from ..neurons.contrast import NeuronFile
+    from ..neurons.neuron_file import NeuronFile
     from ..neurons.patching import patching_table
     from ..instruments.questionnaire import bank_forms
 
@@ -211,7 +212,9 @@ def cmd_study(args) -> int:
 def register(sub) -> None:
     """Add the neuron commands to the ``polistance`` parser."""
     from ..core.records import DEFAULT_MIN_MASS
+    from ..neurons.contrast import DEFAULT_RANKING, RANKINGS
     from ..neurons.localize import IDEOLOGY_DATA
+    from ..neurons.positions import DEFAULT_POSITIONS, POSITIONS
 
     p = sub.add_parser("localize", help="PNLAC: find general and topic-specific political neurons")
     _model_args(p)
@@ -219,6 +222,12 @@ def register(sub) -> None:
     p.add_argument("--adapter", action="append", metavar="[NAME=]DIR", help="an adapter to contrast; repeatable")
     p.add_argument("--topics", default="all", help="evaluation topics (comma-separated or all)")
     p.add_argument("--top-k", type=float, default=5.0, help="percent of all neurons kept per (adapter, topic) (default 5)")
+    p.add_argument("--positions", default=DEFAULT_POSITIONS, choices=list(POSITIONS),
+                   help="probe tokens contrasted: the prompt's own text (item, default), the last prompt token where "
+                        "the answer starts (answer), or every token including the chat template (all)")
+    p.add_argument("--ranking", default=DEFAULT_RANKING, choices=list(RANKINGS),
+                   help="scaled (default): scores divided by their layer's base activation RMS, ranked together; "
+                        "per-layer: top k%% of every layer; raw: raw differences ranked together (large layers dominate)")
     p.add_argument("--prompts", default=str(IDEOLOGY_DATA), help="JSONL with id/topic/instruction (default: the bundled ideology data)")
     p.add_argument("--first-heldout", type=int, default=41, help="ids numbered from this on are the localisation prompts (default 41)")
     p.add_argument("--out", default="neurons.json", help="neuron file to write (default neurons.json)")

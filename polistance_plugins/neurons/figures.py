@@ -8,7 +8,8 @@ from typing import Mapping
 
 import numpy as np
 
-from .contrast import NeuronFile, per_layer_counts
+from .contrast import per_layer_counts
+from .neuron_file import NeuronFile
 
 
 def _pyplot():

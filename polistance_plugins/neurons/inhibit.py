@@ -32,7 +32,8 @@ import torch
 
 from ..errors import PolistanceError
 from .capture import check_site, mlp_blocks, site_shape
-from .contrast import NeuronFile, by_layer, file_sha256, per_layer_counts
+from .contrast import by_layer, per_layer_counts
+from .neuron_file import NeuronFile, file_sha256
 
 WRITERS = {"mlp_out": ("down_proj",), "mlp_hidden": ("gate_proj", "up_proj")}
 

@@ -3,8 +3,8 @@ topic's prompts, and collect the per-neuron RMS differences into a :class:`Neuro
 
 Per topic the base model runs once over the topic's prompts with every activation recorded; each
 adapter then runs over the same batches while an accumulator adds up its squared differences at
-real (non-padding) tokens. Cost: (1 + adapters) forward passes over the prompts, whatever the
-number of neurons.
+the selected tokens (by default the prompt's own text, not the chat template: see ``positions``).
+Cost: (1 + adapters) forward passes over the prompts, whatever the number of neurons.
 """
 
 from __future__ import annotations
@@ -14,9 +14,13 @@ import re
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import numpy as np
+
 from ..errors import PolistanceError
-from .capture import ContrastAccumulator, Recorder, encode_prompts, forward_batches, site_shape
-from .contrast import NeuronFile
+from .capture import ContrastAccumulator, Recorder, forward_batches, selection_masks, site_shape
+from .contrast import DEFAULT_RANKING, check_ranking
+from .neuron_file import NeuronFile
+from .positions import DEFAULT_POSITIONS, check_positions, encode_probes
 
 IDEOLOGY_DATA = Path(__file__).resolve().parent.parent / "train" / "data" / "ideology.jsonl"
 FIRST_HELDOUT = 41
@@ -48,28 +52,35 @@ def heldout_prompts(path: str | Path = IDEOLOGY_DATA, first_heldout: int = FIRST
 
 
 def contrast_scores(
-    backend, adapters: Sequence[str], prompts_by_topic: Mapping[str, Sequence[str]], site: str, progress=None
-) -> dict[str, dict]:
-    """``scores[adapter][topic]``: RMS activation difference (adapter vs base) of every neuron.
+    backend, adapters: Sequence[str], prompts_by_topic: Mapping[str, Sequence[str]], site: str, progress=None,
+    positions: str = DEFAULT_POSITIONS,
+) -> tuple[dict[str, dict], dict[str, np.ndarray]]:
+    """``(scores, layer_scale)``: ``scores[adapter][topic]`` is the RMS activation difference
+    (adapter vs base) of every neuron over the probe tokens ``positions`` selects, and
+    ``layer_scale[topic]`` the base activation RMS of each layer over the same tokens.
 
     ``adapters`` are names already loaded into ``backend``.
     """
     layers, width = site_shape(backend.net, site)
     scores: dict[str, dict] = {a: {} for a in adapters}
+    layer_scale: dict[str, np.ndarray] = {}
     for topic, texts in prompts_by_topic.items():
-        seqs = encode_prompts(backend, texts)
+        probes = encode_probes(backend.tokenizer, texts, positions, backend.system_prompt)
+        seqs = [p.ids for p in probes]
+        select = selection_masks(seqs, [p.selected for p in probes], backend.batch_size)
         reference = Recorder()
         with backend.use(None), reference.attach(backend.net, site):
             forward_batches(backend, seqs)
         for name in adapters:
-            acc = ContrastAccumulator(reference, layers, width)
+            acc = ContrastAccumulator(reference, layers, width, select)
             with backend.use(name), acc.attach(backend.net, site):
                 forward_batches(backend, seqs)
             scores[name][topic] = acc.scores()
+            layer_scale[topic] = acc.layer_scale()
             if progress:
                 progress(1)
         del reference
-    return scores
+    return scores, layer_scale
 
 
 def localize(
@@ -81,15 +92,23 @@ def localize(
     prompt_source: dict | None = None,
     adapter_topics: Mapping[str, str] | None = None,
     progress=None,
+    positions: str = DEFAULT_POSITIONS,
+    ranking: str = DEFAULT_RANKING,
 ) -> NeuronFile:
-    """Load ``adapters`` (name -> folder) into ``backend``, contrast each on every topic, return the file."""
+    """Load ``adapters`` (name -> folder) into ``backend``, contrast each on every topic, return the file.
+
+    ``positions`` chooses the probe tokens contrasted (``positions.POSITIONS``) and ``ranking``
+    how the file's sets rank neurons across layers (``contrast.RANKINGS``).
+    """
     from ..engine.variants import adapter_hash
 
+    check_positions(positions)
+    check_ranking(ranking)
     for name, path in adapters.items():
         if name not in backend.adapters:
             backend.load_adapter(name, path)
     layers, width = site_shape(backend.net, site)
-    scores = contrast_scores(backend, list(adapters), prompts_by_topic, site, progress)
+    scores, layer_scale = contrast_scores(backend, list(adapters), prompts_by_topic, site, progress, positions)
     return NeuronFile(
         site=site,
         layers=layers,
@@ -103,4 +122,7 @@ def localize(
         },
         prompt_source=dict(prompt_source or {}, prompts_per_topic={t: len(v) for t, v in prompts_by_topic.items()}),
         scores=scores,
+        layer_scale=layer_scale,
+        positions=positions,
+        ranking=ranking,
     )

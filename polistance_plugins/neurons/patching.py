@@ -17,7 +17,8 @@ import numpy as np
 from ..instruments.questionnaire import Form, score_record
 from ..core import DIGITS, distribution_from_option_logprobs
 from .capture import Patcher, Recorder, site_shape
-from .contrast import NeuronSets, by_layer, random_set
+from .contrast import by_layer, random_set
+from .neuron_file import NeuronSets
 
 
 def patched_logprobs(

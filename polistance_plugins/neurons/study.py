@@ -111,7 +111,7 @@ def train_adapter(cfg: StudyConfig, topic: str, out: Path, mask=None, log=print)
 
 def _reusable_neurons(path: Path, cfg: StudyConfig, adapter_hashes: dict):
     """The study's neuron file if it was localised from exactly these adapters, site and topics."""
-    from .contrast import NeuronFile
+    from .neuron_file import NeuronFile
 
     if not path.is_file():
         return None
@@ -202,7 +202,7 @@ def run_study(cfg: StudyConfig, out: str | Path, log: Callable[[str], None] | No
     from ..engine.backends.hf import LocalBackend
     from ..engine.variants import adapter_hash
     from ..engine.runs import atomic_write
-    from .contrast import NeuronFile, file_sha256
+    from .neuron_file import NeuronFile, file_sha256
     from .figures import neurons_per_layer, shift_heatmaps
     from .study_table import markdown_table
     from .inhibit import mask_from_neuron_file

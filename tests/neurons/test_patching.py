@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from polistance_plugins.neurons.capture import Patcher, Recorder
-from polistance_plugins.neurons.contrast import NeuronSets, by_layer
+from polistance_plugins.neurons.contrast import by_layer
+from polistance_plugins.neurons.neuron_file import NeuronSets
 from polistance_plugins.neurons.patching import patched_logprobs, patching_table, shift_fraction
 from polistance_plugins.instruments.questionnaire import bank_forms
 from polistance_plugins.banks import load_bank

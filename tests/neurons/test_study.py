@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from polistance_plugins.cli import main
-from polistance_plugins.neurons.contrast import NeuronFile
+from polistance_plugins.neurons.neuron_file import NeuronFile
 
 TOPICS = "crime_and_guns,science"
 

@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from polistance_plugins.cli import main
-from polistance_plugins.neurons.contrast import NeuronFile, by_layer, file_sha256
+from polistance_plugins.neurons.contrast import by_layer
+from polistance_plugins.neurons.neuron_file import NeuronFile, file_sha256
 
 TOP = 20.0  # not the default 5, so the test sees that N reaches the mask
 TRAIN = ["train", "ideology", "--topic", "science", "--leaning", "left",
@@ -105,7 +106,8 @@ def write_neurons(path, layers=2, width=32, model=None, scores=None):
     topics = ("race", "immigration")
     scores = scores or {t: np.r_[np.full(4, 9.0), rng.random(layers * width - 4)] for t in topics}
     nf = NeuronFile(site="mlp_out", layers=layers, width=width, topics=list(topics), top_k=5.0, model=model or {},
-                    adapters={"T": {}}, prompt_source={}, scores={"T": scores})
+                    adapters={"T": {}}, prompt_source={}, scores={"T": scores},
+                    layer_scale={t: np.ones(layers) for t in topics}, positions="item")
     return nf.save(path)
 
 
