@@ -86,7 +86,8 @@ def main() -> int:
     from polistance_plugins.engine import models
     from polistance_plugins.neurons.capture import site_shape
     from polistance_plugins.neurons.contrast import by_layer, random_set
-    from polistance_plugins.neurons.inhibit import InhibitMask, load_inhibit_mask
+    from polistance_plugins.neurons.inhibit import InhibitMask
+    from polistance_plugins.neurons.inhibit_load import load_inhibit_mask
     from polistance_plugins.train import TrainConfig, ideology_dataset
     from polistance_plugins.train.runner import lora_config
 

@@ -53,6 +53,10 @@ def _train(args, data, method: str, gradient_mask=None) -> int:
         state = "verified unchanged" if v["rows_verified_unchanged"] else "NOT verified"
         print(f"InhibitFT: {v['rows_masked']} rows of {len(v['parameters_masked'])} parameters pinned, "
               f"{state} after {v['optimizer_steps_checked']} optimizer steps")
+        d = v.get("activation_drift")
+        if d:
+            print(f"InhibitFT: on {d['probe_prompts']} probe prompts the inhibited activations moved "
+                  f"{d['ratio']:.2f}x as far as the other neurons of their layers (0 = held still, 1 = like the others)")
     return 0
 
 
@@ -63,8 +67,9 @@ def inhibit_mask(args):
     from ..neurons import load_inhibit_mask
 
     top = DEFAULT_INHIBIT_TOP if args.inhibit_top is None else args.inhibit_top
-    mask = load_inhibit_mask(args.inhibit, top, model=args.model)
-    print(f"InhibitFT: {mask.n_neurons} general {mask.site} neurons (top {top:g}% of {args.inhibit}) get no update",
+    mask = load_inhibit_mask(args.inhibit, top, model=args.model, hold_activations=args.hold_activations or 0.0)
+    held = f"; their activations held with penalty weight {args.hold_activations:g}" if args.hold_activations else ""
+    print(f"InhibitFT: {mask.n_neurons} general {mask.site} neurons (top {top:g}% of {args.inhibit}) get no update{held}",
           file=sys.stderr)
     return mask
 
@@ -93,6 +98,10 @@ def cmd_train_ideology(args) -> int:
 
     if args.inhibit_top is not None and args.inhibit is None:
         raise PolistanceError("--inhibit-top needs --inhibit FILE (a neuron file from `polistance localize`)")
+    if args.hold_activations is not None and args.inhibit is None:
+        raise PolistanceError("--hold-activations needs --inhibit FILE (a neuron file from `polistance localize`)")
+    if args.hold_activations is not None and not args.hold_activations > 0:
+        raise PolistanceError(f"--hold-activations {args.hold_activations:g}: the penalty weight must be positive")
     if args.data:
         if args.topic or args.leaning:
             raise PolistanceError("--data replaces the bundled ideology data: drop --topic and --leaning")
@@ -156,4 +165,7 @@ def register(subparsers) -> None:
                    help="neuron file from `polistance localize` on the same --model")
     h.add_argument("--inhibit-top", type=float, default=None, metavar="N",
                    help=f"inhibit the general neurons at top N%% of the file (default {DEFAULT_INHIBIT_TOP:g}, as in the paper)")
+    h.add_argument("--hold-activations", type=float, default=None, metavar="W",
+                   help="also penalise the inhibited activations' change against the base model, with weight W "
+                        "(pinning the rows holds their parameters, not their activations; off by default)")
     i.set_defaults(func=cmd_train_ideology)

@@ -12,15 +12,15 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, ContextManager, Mapping, Sequence
 
 import numpy as np
 
 from ..errors import PolistanceError
-from .capture import ContrastAccumulator, Recorder, forward_batches, selection_masks, site_shape
+from .capture import ContrastAccumulator, Recorder, run_forwards, selection_masks, site_shape
 from .contrast import DEFAULT_RANKING, check_ranking
 from .neuron_file import NeuronFile
-from .positions import DEFAULT_POSITIONS, check_positions, encode_probes
+from .positions import DEFAULT_POSITIONS, Probe, check_positions, encode_probes
 
 IDEOLOGY_DATA = Path(__file__).resolve().parent.parent / "train" / "data" / "ideology.jsonl"
 FIRST_HELDOUT = 41
@@ -51,6 +51,32 @@ def heldout_prompts(path: str | Path = IDEOLOGY_DATA, first_heldout: int = FIRST
     return out
 
 
+def contrast_runs(net, probes: Sequence[Probe], site: str, batch_size: int, pad_id: int,
+                  base: Callable[[], ContextManager], tuned: Mapping[str, Callable[[], ContextManager]],
+                  progress=None) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Contrast ``net`` in each of the ``tuned`` states (context factories, e.g. an adapter switched
+    on) with its ``base`` state over the probes' selected tokens.
+
+    Returns ``(scores, layer_scale)``: per tuned state every neuron's RMS difference, and the base
+    activation RMS of each layer over the same tokens.
+    """
+    layers, width = site_shape(net, site)
+    seqs = [p.ids for p in probes]
+    select = selection_masks(seqs, [p.selected for p in probes], batch_size)
+    reference = Recorder()
+    with base(), reference.attach(net, site):
+        run_forwards(net, seqs, batch_size, pad_id)
+    scores, scale = {}, np.zeros(layers)
+    for name, state in tuned.items():
+        acc = ContrastAccumulator(reference, layers, width, select)
+        with state(), acc.attach(net, site):
+            run_forwards(net, seqs, batch_size, pad_id)
+        scores[name], scale = acc.scores(), acc.layer_scale()
+        if progress:
+            progress(1)
+    return scores, scale
+
+
 def contrast_scores(
     backend, adapters: Sequence[str], prompts_by_topic: Mapping[str, Sequence[str]], site: str, progress=None,
     positions: str = DEFAULT_POSITIONS,
@@ -61,25 +87,15 @@ def contrast_scores(
 
     ``adapters`` are names already loaded into ``backend``.
     """
-    layers, width = site_shape(backend.net, site)
     scores: dict[str, dict] = {a: {} for a in adapters}
     layer_scale: dict[str, np.ndarray] = {}
     for topic, texts in prompts_by_topic.items():
         probes = encode_probes(backend.tokenizer, texts, positions, backend.system_prompt)
-        seqs = [p.ids for p in probes]
-        select = selection_masks(seqs, [p.selected for p in probes], backend.batch_size)
-        reference = Recorder()
-        with backend.use(None), reference.attach(backend.net, site):
-            forward_batches(backend, seqs)
+        found, layer_scale[topic] = contrast_runs(
+            backend.net, probes, site, backend.batch_size, backend.tokenizer.pad_token_id, lambda: backend.use(None),
+            {name: (lambda n=name: backend.use(n)) for name in adapters}, progress)
         for name in adapters:
-            acc = ContrastAccumulator(reference, layers, width, select)
-            with backend.use(name), acc.attach(backend.net, site):
-                forward_batches(backend, seqs)
-            scores[name][topic] = acc.scores()
-            layer_scale[topic] = acc.layer_scale()
-            if progress:
-                progress(1)
-        del reference
+            scores[name][topic] = found[name]
     return scores, layer_scale
 
 

@@ -205,7 +205,7 @@ def run_study(cfg: StudyConfig, out: str | Path, log: Callable[[str], None] | No
     from .neuron_file import NeuronFile, file_sha256
     from .figures import neurons_per_layer, shift_heatmaps
     from .study_table import markdown_table
-    from .inhibit import mask_from_neuron_file
+    from .inhibit_load import mask_from_neuron_file
     from .localize import IDEOLOGY_DATA, heldout_prompts, localize
 
     log = log or (lambda m: print(m, file=sys.stderr, flush=True))

@@ -12,7 +12,8 @@ import torch
 
 from polistance_plugins.errors import PolistanceError
 from polistance_plugins.neurons.neuron_file import NeuronFile
-from polistance_plugins.neurons.inhibit import InhibitMask, load_inhibit_mask
+from polistance_plugins.neurons.inhibit import InhibitMask
+from polistance_plugins.neurons.inhibit_load import load_inhibit_mask
 
 NEURONS = {0: np.array([1, 5, 7]), 1: np.array([0, 31])}
 CHATS = [

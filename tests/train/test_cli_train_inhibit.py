@@ -70,6 +70,12 @@ def test_inhibit_pins_the_general_neurons_and_records_the_file(neuron_file, tiny
     check = manifest["gradient_mask_verification"]
     assert check["rows_verified_unchanged"] is True and check["optimizer_steps_checked"] == 2
     assert check["rows_masked"] == general.size
+    # the parameters are pinned, the activations are measured: how far they moved against the others
+    drift = check["activation_drift"]
+    assert drift["probe_prompts"] == 48 and drift["positions"] == nf.positions == "item"
+    assert drift["n_neurons"] == general.size and drift["other_relative_change"] > 0
+    assert 0 <= drift["ratio"] and f"the inhibited activations moved {drift['ratio']:.2f}x as far" in out
+    assert mask["hold_activations"] == 0.0 and check["hold_activations"] is None
     assert json.loads((plain / "polistance.json").read_text())["gradient_mask"] is None
 
     for layer in range(nf.layers):
@@ -85,11 +91,11 @@ def test_inhibit_pins_the_general_neurons_and_records_the_file(neuron_file, tiny
 
 def test_inhibit_top_defaults_to_5_percent(neuron_file, tiny_model_dir, tmp_path, capsys, monkeypatch):
     from polistance_plugins.errors import PolistanceError
-    from polistance_plugins.neurons import inhibit
+    from polistance_plugins.neurons import inhibit_load as inhibit
 
     calls = []
 
-    def fake(file, top_percent, site=None, adapter=None, model=None):
+    def fake(file, top_percent, site=None, adapter=None, model=None, hold_activations=0.0):
         calls.append((str(file), top_percent, model))
         raise PolistanceError("stop before training")
 
@@ -113,6 +119,8 @@ def write_neurons(path, layers=2, width=32, model=None, scores=None):
 
 @pytest.mark.parametrize("extra,message", [
     (["--inhibit-top", "5"], "--inhibit-top needs --inhibit FILE"),
+    (["--hold-activations", "5"], "--hold-activations needs --inhibit FILE"),
+    (["--inhibit", "{good}", "--hold-activations", "0"], "--hold-activations 0: the penalty weight must be positive"),
     (["--inhibit", "{tmp}/missing.json"], "missing.json: cannot read"),
     (["--inhibit", "{bad_json}"], "invalid JSON"),
     (["--inhibit", "{not_neurons}"], "not a polistance neuron file"),
