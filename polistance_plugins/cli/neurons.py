@@ -138,6 +138,10 @@ def cmd_patch(args) -> int:
     from ..neurons.patching import patching_table
     from ..instruments.questionnaire import bank_forms
 
+    if args.n_random < 1:
+        raise PolistanceError(f"--n-random {args.n_random}: must be at least 1")
+    if not 0 <= args.min_mass <= 1:
+        raise PolistanceError(f"--min-mass {args.min_mass:g}: must be in [0, 1]")
     [(name, path)] = parse_adapters([args.adapter])
     nf = NeuronFile.load(args.neurons)
     key = _match_adapter(nf, name, adapter_hash(path))
@@ -154,18 +158,30 @@ def cmd_patch(args) -> int:
     backend.load_adapter(name, path)
     from tqdm import tqdm
 
-    with tqdm(total=len(forms), desc="patching", unit="form") as bar:
+    n_sets = 2 * (1 + args.n_random)
+    with tqdm(total=len(forms), desc=f"patching ({n_sets} sets)", unit="form") as bar:
         table = patching_table(backend, name, forms, sets, nf.site, seed=args.seed, progress=bar.update,
-                               value="stance" if args.measure == "stance" else "expected")
+                               value="stance" if args.measure == "stance" else "expected", min_mass=args.min_mass,
+                               n_random=args.n_random, n_resamples=args.n_resamples)
     if args.out:
         table.to_csv(args.out, index=False)
     print(f"\nshift reproduced by patching {nf.site} neurons of {key} into the base (top {sets.percent:g}%)")
-    print(f"{'topic':<24s} {'set':<16s} {'neurons':>7s} {'adapter shift':>13s} {'patched shift':>13s} {'fraction':>8s}")
+    print(f"{'topic':<24s} {'set':<16s} {'neurons':>7s} {'forms':>5s} {'adapter shift':>13s} {'patched shift':>13s}  "
+          f"fraction [95% CI]")
     for r in table.itertuples():
-        frac = "  -" if math.isnan(r.fraction) else f"{r.fraction:+.2f}"
-        print(f"{r.topic:<24s} {r.set:<16s} {r.n_neurons:>7d} {r.adapter_shift:>+13.4f} {r.patched_shift:>+13.4f} {frac:>8s}")
+        frac = "-" if math.isnan(r.fraction) else f"{r.fraction:+.2f} [{r.fraction_lo:+.2f}, {r.fraction_hi:+.2f}]"
+        if r.draws > 1 and not math.isnan(r.draws_min):
+            frac += f" (draws {r.draws_min:+.2f}..{r.draws_max:+.2f})"
+        mark = " !" if r.warning else ""
+        print(f"{r.topic:<24s} {r.set:<16s} {r.n_neurons:>7d} {r.n_forms:>5d} {r.adapter_shift:>+13.4f} "
+              f"{r.patched_shift:>+13.4f}  {frac}{mark}")
     what = "mean keyed stance" if args.measure == "stance" else "mean expected rating (0-9, unkeyed)"
-    print(f"fraction = (patched - base) / (adapter - base), {what} over the topic's forms")
+    print(f"fraction = (patched - base) / (adapter - base), {what} over the topic's forms answered in format "
+          f"(digit mass >= {args.min_mass:g}); random_*: mean of {args.n_random} layer-matched random sets; "
+          "95% bootstrap intervals over forms")
+    for topic, warning in table.drop_duplicates("topic").set_index("topic")["warning"].items():
+        if warning:
+            print(f"warning: {topic}: {warning} (rows marked !)", file=sys.stderr)
     if args.out:
         print(f"wrote {args.out}")
     return 0
@@ -243,6 +259,11 @@ def register(sub) -> None:
     p.add_argument("--topics", default="all", help="topics to score (default: all shared with the neuron file)")
     p.add_argument("--paraphrases", default="first", choices=["all", "first"])
     p.add_argument("--seed", type=int, default=0, help="seed of the random control sets")
+    p.add_argument("--n-random", type=int, default=5,
+                   help="random control sets per set, each with the same neurons per layer (default 5)")
+    p.add_argument("--min-mass", type=float, default=DEFAULT_MIN_MASS,
+                   help=f"a form counts when every variant puts at least this raw probability on the digits (default {DEFAULT_MIN_MASS})")
+    p.add_argument("--n-resamples", type=int, default=2000, help="bootstrap resamples of the intervals (default 2000)")
     p.add_argument("--measure", default="stance", choices=["stance", "agreement"],
                    help="keyed stance (default) or the unkeyed expected rating, which shows acquiescence shifts")
     p.add_argument("--out", default=None, help="CSV of the table")

@@ -133,8 +133,9 @@ def by_layer(indices: np.ndarray, width: int) -> dict[int, np.ndarray]:
 
 
 def matched_random_set(indices: np.ndarray, layers: int, width: int, seed: int) -> np.ndarray:
-    """A seeded random neuron set with the same number of neurons in each layer as ``indices``,
-    drawn from the other neurons of those layers (the layer-matched control)."""
+    """A seeded random neuron set with the same number of neurons in each layer as ``indices`` (the
+    layer-matched control), drawn from the other neurons of each layer; where a layer has fewer
+    others than it needs, from the whole layer."""
     idx = np.unique(np.asarray(indices, dtype=np.int64))
     counts = per_layer_counts(idx, layers, width)
     rng = np.random.default_rng(seed)
@@ -142,15 +143,7 @@ def matched_random_set(indices: np.ndarray, layers: int, width: int, seed: int) 
     for layer in np.flatnonzero(counts):
         pool = np.setdiff1d(np.arange(layer * width, (layer + 1) * width), idx)
         if counts[layer] > pool.size:
-            raise ValueError(f"layer {layer}: cannot draw {counts[layer]} control neurons from the {pool.size} others")
+            pool = np.arange(layer * width, (layer + 1) * width)
         out.append(rng.choice(pool, size=int(counts[layer]), replace=False))
     return np.sort(np.concatenate(out)) if out else np.zeros(0, np.int64)
 
-
-def random_set(total: int, size: int, seed: int, exclude: np.ndarray | None = None) -> np.ndarray:
-    """A seeded uniform random neuron set of ``size`` flat indices (the patching control)."""
-    pool = np.arange(total) if exclude is None else np.setdiff1d(np.arange(total), exclude)
-    if size > pool.size:
-        raise ValueError(f"cannot draw {size} neurons from {pool.size}")
-    rng = np.random.default_rng(seed)
-    return np.sort(rng.choice(pool, size=size, replace=False))

@@ -85,8 +85,9 @@ def test_matched_random_set_has_the_layer_profile_and_avoids_the_set():
         assert not set(r.tolist()) & set(chosen.tolist()) and len(set(r.tolist())) == 6
     assert matched_random_set(chosen, 4, 10, 1).tolist() == matched_random_set(chosen, 4, 10, 1).tolist()
     assert len({tuple(matched_random_set(chosen, 4, 10, s).tolist()) for s in range(20)}) > 10
-    with pytest.raises(ValueError, match="layer 0"):
-        matched_random_set(np.arange(6), 4, 10, 0)  # 6 of layer 0's 10 neurons leave only 4 others
+    # 6 of layer 0's 10 neurons leave only 4 others: the draw then takes 6 from the whole layer
+    wide = matched_random_set(np.arange(6), 4, 10, 0)
+    assert per_layer_counts(wide, 4, 10).tolist() == [6, 0, 0, 0] and len(set(wide.tolist())) == 6
 
 
 def test_rankings_by_hand():

@@ -25,13 +25,21 @@ def test_localize_and_patch_commands(tmp_path, tiny_model_dir, mlp_adapter_dir, 
 
     csv = tmp_path / "patch.csv"
     rc = main(["patch", "--model", str(tiny_model_dir), "--adapter", f"A={mlp_adapter_dir}", "--neurons", str(out),
-               "--topics", "science", "--out", str(csv), "--batch-size", "4"])
+               "--topics", "science", "--out", str(csv), "--batch-size", "4", "--min-mass", "0", "--n-random", "2",
+               "--n-resamples", "100"])
     assert rc == 0
     table = pd.read_csv(csv)
-    assert list(table["set"]) == ["general", "specific", "random_general", "random_specific"]
+    assert list(table["set"]) == ["general", "random_general", "specific", "random_specific"]
     general = nf.sets("A").general.size
-    assert table.loc[0, "n_neurons"] == general == table.loc[2, "n_neurons"]
-    assert "fraction" in capsys.readouterr().out
+    assert table.loc[0, "n_neurons"] == general == table.loc[1, "n_neurons"]
+    assert table.loc[0, "per_layer"] == table.loc[1, "per_layer"] and table.loc[1, "draws"] == 2
+    assert (table["n_forms"] == 14).all()  # --min-mass 0: every science form counts
+    printed = capsys.readouterr().out
+    assert "fraction [95% CI]" in printed and "mean of 2 layer-matched random sets" in printed
+    # the tiny model puts little mass on the digits: at the default --min-mass far fewer forms count
+    rc = main(["patch", "--model", str(tiny_model_dir), "--adapter", f"A={mlp_adapter_dir}", "--neurons", str(out),
+               "--topics", "science", "--out", str(csv), "--batch-size", "4", "--n-random", "1", "--n-resamples", "100"])
+    assert rc == 0 and (pd.read_csv(csv)["n_forms"] < 14).all()
 
 
 def test_patch_refuses_wrong_site(tmp_path, tiny_model_dir, mlp_adapter_dir, capsys):
