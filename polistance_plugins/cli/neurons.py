@@ -199,29 +199,47 @@ def _match_adapter(nf, name: str, sha: str | None) -> str:
 
 
 # ---- inhibitft-study ---------------------------------------------------------------------------
+def _int_list(spec: str, flag: str) -> list[int]:
+    try:
+        values = [int(v) for v in spec.split(",") if v.strip()]
+    except ValueError:
+        raise PolistanceError(f"{flag} {spec!r}: expected comma-separated integers, e.g. 0,1,2") from None
+    return values
+
+
 def cmd_study(args) -> int:
     from ..neurons.localize import heldout_prompts
     from ..neurons.study import StudyConfig, run_study
 
-    topics = _topics(args.topics, list(heldout_prompts()))
+    available = list(heldout_prompts())
+    topics = _topics(args.topics, available)
+    eval_topics = None if args.eval_topics == "all" else _topics(args.eval_topics, available, "--eval-topics")
+    if eval_topics is not None and not set(topics) <= set(eval_topics):
+        raise PolistanceError("--eval-topics must include every fine-tuning topic of --topics (the in-topic effect)")
+    if args.steps < 1 or args.n_resamples < 100:
+        raise PolistanceError("--steps must be at least 1 and --n-resamples at least 100")
     cfg = StudyConfig(
-        model=args.model, topics=topics, inhibit_top=_percent_list(args.inhibit_top, "--inhibit-top"),
-        leaning=args.leaning, site=args.site, paraphrases=args.paraphrases,
-        directions=("normal", "reversed") if args.directions == "both" else ("normal",),
-        eval_batch_size=args.batch_size, seed=args.seed, n_resamples=args.n_resamples, min_mass=args.min_mass,
+        model=args.model, topics=topics, eval_topics=eval_topics, seeds=_int_list(args.seeds, "--seeds"),
+        arms=[a.strip() for a in args.arms.split(",") if a.strip()], inhibit_top=_percent_list(args.inhibit_top, "--inhibit-top"),
+        hold_weight=args.hold_weight, leaning=args.leaning, site=args.site, positions=args.positions, ranking=args.ranking,
+        paraphrases=args.paraphrases, directions=("normal", "reversed") if args.directions == "both" else ("normal",),
+        eval_batch_size=args.batch_size, n_resamples=args.n_resamples, min_mass=args.min_mass,
         max_steps=args.steps, learning_rate=args.learning_rate, rank=args.rank, batch_size=args.train_batch_size,
     )
+    cfg.validate()
     out = args.out or f"runs/inhibitft-study-{Path(str(args.model)).name}"
     threads = _threads(args)
-    print(f"inhibitft-study: {len(topics)} topics, n = {', '.join(f'{n:g}' for n in cfg.inhibit_top)}% -> {out} "
+    n_adapters = len(topics) * len(cfg.seeds) * (1 + len(cfg.arms) * len(cfg.inhibit_top))
+    print(f"inhibitft-study: {len(topics)} topics x {len(cfg.seeds)} seeds x (plain + {', '.join(cfg.arms)}) at "
+          f"n = {', '.join(f'{n:g}' for n in cfg.inhibit_top)}%: {n_adapters} adapters -> {out} "
           f"[{threads} torch thread{'s' if threads > 1 else ''}]", file=sys.stderr)
     summary = run_study(cfg, out)
     print(summary["markdown"])
-    print("s(T, t) = mean keyed stance (adapter - base) on topic t's items; CTG = mean |s(T, t)| over t != T;")
-    print("reduction = 1 - CTG_InhibitFT / CTG_plain; retention = s_InhibitFT(T, T) / s_plain(T, T); 95% bootstrap intervals over items")
-    print(f"(the same metrics on the unkeyed expected rating, which shows acquiescence shifts: {out}/table_agreement.md)")
+    print(f"the same on the expected rating (agreement, reversed forms read backwards): {out}/table_agreement.md")
+    print(f"{summary['heldout']['statement']} (sub-issue labels of the bank vs the training split)")
     print(f"\ntotal {summary['total_seconds'] / 60:.1f} min (phases: "
-          + ", ".join(f"{k} {v / 60:.1f}" for k, v in summary["phases"].items()) + f"); wrote {out}/")
+          + ", ".join(f"{k} {v / 60:.1f}" for k, v in summary["phases"].items())
+          + f"; load {summary['load_start']} -> {summary['load_end']}); wrote {out}/")
     return 0
 
 
@@ -231,6 +249,8 @@ def register(sub) -> None:
     from ..neurons.contrast import DEFAULT_RANKING, RANKINGS
     from ..neurons.localize import IDEOLOGY_DATA
     from ..neurons.positions import DEFAULT_POSITIONS, POSITIONS
+    from ..neurons.study import DEFAULT_TOPICS, StudyConfig
+    from ..neurons.study_train import MASKED_ARMS
 
     p = sub.add_parser("localize", help="PNLAC: find general and topic-specific political neurons")
     _model_args(p)
@@ -269,12 +289,24 @@ def register(sub) -> None:
     p.add_argument("--out", default=None, help="CSV of the table")
     p.set_defaults(func=cmd_patch)
 
-    p = sub.add_parser("inhibitft-study", help="plain vs InhibitFT adapters per topic: cross-topic generalisation table")
+    p = sub.add_parser("inhibitft-study", help="plain vs InhibitFT vs a matched random control, over seeds: "
+                                               "does InhibitFT make fine-tuning more topic-specific?")
     _model_args(p)
-    p.add_argument("--topics", default="all", help="topics (comma-separated or all)")
-    p.add_argument("--inhibit-top", default="1,5,10,15", help="percentages n of general neurons to inhibit (default 1,5,10,15)")
+    p.add_argument("--topics", default=",".join(DEFAULT_TOPICS),
+                   help=f"fine-tuning topics T (comma-separated or all; default {','.join(DEFAULT_TOPICS)})")
+    p.add_argument("--eval-topics", default="all", help="evaluation topics t (default all topics of the bank)")
+    p.add_argument("--seeds", default="0,1,2", help="training seeds, one unit per (topic, seed); at least 3 (default 0,1,2)")
+    p.add_argument("--arms", default=",".join(MASKED_ARMS),
+                   help="arms besides plain: inhibit (InhibitFT), control (as many random rows pinned, same layers), "
+                        f"hold (InhibitFT + activation penalty) (default {','.join(MASKED_ARMS)})")
+    p.add_argument("--inhibit-top", default="5", help="percentages n of general neurons to inhibit (default 5, as in the paper)")
+    p.add_argument("--hold-weight", type=float, default=StudyConfig.hold_weight,
+                   help=f"penalty weight of the hold arm (default {StudyConfig.hold_weight:g})")
+    p.add_argument("--positions", default=DEFAULT_POSITIONS, choices=list(POSITIONS), help="localisation probe tokens (default item)")
+    p.add_argument("--ranking", default=DEFAULT_RANKING, choices=list(RANKINGS), help="localisation ranking (default scaled)")
     p.add_argument("--leaning", default="right", choices=["left", "right"], help="direction of the fine-tuning (default right)")
-    p.add_argument("--steps", type=int, default=6, help="optimizer steps per adapter (default 6, sized for a shared 2-core CPU)")
+    p.add_argument("--steps", type=int, default=StudyConfig.max_steps,
+                   help=f"optimizer steps per adapter (default {StudyConfig.max_steps}: one epoch of a topic's 40 rows at batch 4)")
     p.add_argument("--learning-rate", type=float, default=4e-3, help="LoRA learning rate (default 4e-3: few steps need a large one)")
     p.add_argument("--rank", type=int, default=8, help="LoRA rank (default 8)")
     p.add_argument("--train-batch-size", type=int, default=4)
@@ -283,6 +315,5 @@ def register(sub) -> None:
     p.add_argument("--min-mass", type=float, default=DEFAULT_MIN_MASS,
                    help=f"an answer counts when the digits hold at least this raw probability (default {DEFAULT_MIN_MASS})")
     p.add_argument("--n-resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="study folder (default runs/inhibitft-study-<model>); rerun to continue")
     p.set_defaults(func=cmd_study)
