@@ -306,7 +306,7 @@ def register(sub) -> None:
     p.add_argument("--ranking", default=DEFAULT_RANKING, choices=list(RANKINGS), help="localisation ranking (default scaled)")
     p.add_argument("--leaning", default="right", choices=["left", "right"], help="direction of the fine-tuning (default right)")
     p.add_argument("--steps", type=int, default=StudyConfig.max_steps,
-                   help=f"optimizer steps per adapter (default {StudyConfig.max_steps}: one epoch of a topic's 40 rows at batch 4)")
+                   help=f"optimizer steps per adapter (default {StudyConfig.max_steps}, sized for a shared 2-core CPU)")
     p.add_argument("--learning-rate", type=float, default=4e-3, help="LoRA learning rate (default 4e-3: few steps need a large one)")
     p.add_argument("--rank", type=int, default=8, help="LoRA rank (default 8)")
     p.add_argument("--train-batch-size", type=int, default=4)

@@ -34,7 +34,7 @@ from .positions import DEFAULT_POSITIONS
 from .study_io import evaluate, heldout_items, load_avg, previous_sessions, reusable_neurons
 from .study_train import ARMS, MASKED_ARMS, adapter_name, arm_label, build_mask, train_adapter
 
-DEFAULT_TOPICS = ("crime_and_guns", "immigration", "economy_and_inequality")
+DEFAULT_TOPICS = ("crime_and_guns", "immigration")
 MIN_SEEDS = 3
 
 
@@ -60,7 +60,7 @@ class StudyConfig:
     min_mass: float = DEFAULT_MIN_MASS
     n_resamples: int = 2000
     # training (the training module's TrainConfig fields); sized for the embedded model on a shared CPU
-    max_steps: int = 10
+    max_steps: int = 6
     learning_rate: float = 4e-3
     rank: int = 8
     batch_size: int = 4

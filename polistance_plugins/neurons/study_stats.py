@@ -46,40 +46,49 @@ def unit_shifts(records, adapter_name, arms: Sequence[str], units: Sequence[tupl
                 sign: float = 1.0, value: str = "stance") -> UnitShifts:
     """Collect ``sign`` x (adapter - base) item shifts of every arm and unit from evaluation records.
 
-    ``adapter_name(arm, topic, seed)`` names the adapter of a unit. Only items answered in format by
-    the base and by every adapter enter, so all arms are compared on the same items.
+    ``adapter_name(arm, topic, seed)`` names the adapter of a unit. The items are those the base
+    answered in format; where an adapter's answer is off-format its shift is NaN, and topic means
+    use the items that adapter answered (how many did: ``answered``).
     """
     import pandas as pd
 
-    from .metrics import item_shifts
+    from .metrics import item_stances, item_shifts
 
     df = records if isinstance(records, pd.DataFrame) else pd.DataFrame(records)
-    tables = {(arm, u): item_shifts(df, adapter_name(arm, *u), value=value) for arm in arms for u in units}
-    common = None
-    for t in tables.values():
-        common = t.index if common is None else common.intersection(t.index)
-    first = next(iter(tables.values()))
-    common = [i for i in first.index if i in set(common) and first.loc[i, "topic"] in topics]
-    missing = [t for t in topics if t not in set(first.loc[common, "topic"])]
+    base = item_stances(df, "base", value)
+    items = [i for i in base.index if base.loc[i, "topic"] in topics]
+    missing = [t for t in topics if t not in set(base.loc[items, "topic"])]
     if missing:
-        raise ValueError(f"no item of topics {missing} was answered in format by the base and every adapter")
-    item_topic = np.array([list(topics).index(first.loc[i, "topic"]) for i in common])
-    shifts = {arm: np.stack([sign * tables[(arm, u)].loc[common, "shift"].to_numpy(float) for u in units]) for arm in arms}
+        raise ValueError(f"the base answered no item of topics {missing} in format")
+    item_topic = np.array([list(topics).index(base.loc[i, "topic"]) for i in items])
+    shifts = {}
+    for arm in arms:
+        rows = [item_shifts(df, adapter_name(arm, *u), value=value)["shift"].reindex(items) for u in units]
+        shifts[arm] = sign * np.stack([r.to_numpy(float) for r in rows])
     return UnitShifts(list(arms), list(units), list(topics), item_topic, shifts)
 
 
 def topic_means(shifts: np.ndarray, item_topic: np.ndarray, n_topics: int) -> np.ndarray:
-    """``[..., units, topics]``: mean shift over each topic's items."""
+    """``[..., units, topics]``: mean shift over each topic's answered (non-NaN) items."""
     onehot = (item_topic[:, None] == np.arange(n_topics)[None, :]).astype(float)
-    return shifts @ onehot / onehot.sum(axis=0)
+    return _weighted_means(shifts, onehot)
+
+
+def _weighted_means(shifts: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Means of ``shifts`` (``[..., items]``, NaN = unanswered) under item ``weights`` (``[..., items, topics]``)."""
+    valid = np.isfinite(shifts)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (np.where(valid, shifts, 0.0) @ weights) / (valid.astype(float) @ weights)
 
 
 def in_and_cross(tm: np.ndarray, home: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """In-topic effect and CTG per unit from ``[..., units, topics]`` topic means."""
     n_topics = tm.shape[-1]
     is_home = home[..., None] == np.arange(n_topics)
-    in_topic = np.where(is_home, tm, 0.0).sum(axis=-1)
-    cross = np.where(is_home, 0.0, tm).sum(axis=-1) / (n_topics - 1)
+    in_topic = np.where(is_home, tm, 0.0).sum(axis=-1)  # NaN when the home topic has no answered item
+    others = np.where(is_home, np.nan, tm)
+    with np.errstate(invalid="ignore"):
+        cross = np.nansum(others, axis=-1) / np.isfinite(others).sum(axis=-1)
     return in_topic, cross
 
 
@@ -90,7 +99,8 @@ def unit_table(us: UnitShifts) -> list[dict]:
         tm = topic_means(us.shifts[arm], us.item_topic, len(us.topics))
         in_topic, cross = in_and_cross(tm, us.home)
         for u, (T, seed) in enumerate(us.units):
-            rows.append({"arm": arm, "topic": T, "seed": seed, "in_topic": float(in_topic[u]), "ctg": float(cross[u]),
+            rows.append({"arm": arm, "topic": T, "seed": seed, "answered": int(np.isfinite(us.shifts[arm][u]).sum()),
+                         "in_topic": float(in_topic[u]), "ctg": float(cross[u]),
                          "ratio": _ratio(cross[u], in_topic[u]), **{f"s[{t}]": float(tm[u, k]) for k, t in enumerate(us.topics)}})
     return rows
 
@@ -106,12 +116,15 @@ def _bootstrap_draws(us: UnitShifts, n_resamples: int, seed: int):
         draws = members[rng.integers(0, members.size, size=(n_resamples, members.size))]
         np.add.at(weights, (np.arange(n_resamples)[:, None], draws), 1.0)
     onehot = (us.item_topic[:, None] == np.arange(len(us.topics))[None, :]).astype(float)
-    per_topic = weights[:, :, None] * onehot[None]  # [draws, items, topics]
-    per_topic /= per_topic.sum(axis=1, keepdims=True)
+    per_topic = weights[:, :, None] * onehot[None]  # [draws, items, topics]: resampled copies of each item
     home = us.home[unit_idx]
     out = {}
     for arm in us.arms:
-        tm = np.einsum("bui,bik->buk", us.shifts[arm][unit_idx], per_topic)
+        x = us.shifts[arm][unit_idx]  # [draws, units, items]
+        valid = np.isfinite(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tm = (np.einsum("bui,bik->buk", np.where(valid, x, 0.0), per_topic)
+                  / np.einsum("bui,bik->buk", valid.astype(float), per_topic))
         out[arm] = in_and_cross(tm, home)
     return out
 
@@ -140,6 +153,8 @@ def paired_test(x: np.ndarray, y: np.ndarray, n_resamples: int = 9999, seed: int
     from scipy.stats import permutation_test
 
     x, y = np.asarray(x, float), np.asarray(y, float)
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
     if x.size < 2 or np.allclose(x, y):
         return 1.0 if x.size else math.nan
     res = permutation_test((x, y), lambda a, b, axis: np.mean(a - b, axis=axis), permutation_type="samples",
@@ -147,39 +162,46 @@ def paired_test(x: np.ndarray, y: np.ndarray, n_resamples: int = 9999, seed: int
     return float(res.pvalue)
 
 
+def _m(x: np.ndarray) -> np.ndarray:
+    """Mean over units (the last axis), leaving out units without a value."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a draw with no unit left is NaN, and says so
+        return np.nanmean(x, axis=-1)
+
+
 def summarise(us: UnitShifts, comparisons: Sequence[tuple[str, str]], n_resamples: int = 2000,
               confidence: float = 0.95, seed: int = 0) -> tuple[list[dict], list[dict]]:
     """``(arm_rows, comparison_rows)``: per arm IN, CTG and the ratio with intervals; per
     comparison (arm, reference) the paired differences, the reduction of CTG, and p-values."""
     draws = _bootstrap_draws(us, n_resamples, seed)
-    point = {}
-    for arm in us.arms:
-        point[arm] = in_and_cross(topic_means(us.shifts[arm], us.item_topic, len(us.topics)), us.home)
+    point = {arm: in_and_cross(topic_means(us.shifts[arm], us.item_topic, len(us.topics)), us.home) for arm in us.arms}
     arm_rows = []
     for arm in us.arms:
         (i, c), (bi, bc) = point[arm], draws[arm]
         arm_rows.append({
             "arm": arm, "units": len(us.units), "items": int(us.item_topic.size),
-            "in_topic": float(i.mean()), **_ci("in_topic", bi.mean(axis=1), confidence),
-            "ctg": float(c.mean()), **_ci("ctg", bc.mean(axis=1), confidence),
-            "ratio": _ratio(c.mean(), i.mean()),
-            **_ci("ratio", _ratio(bc.mean(axis=1), bi.mean(axis=1)), confidence, [bi.mean(axis=1)]),
+            "answered": float(np.isfinite(us.shifts[arm]).mean()),
+            "in_topic": float(_m(i)), **_ci("in_topic", _m(bi), confidence),
+            "ctg": float(_m(c)), **_ci("ctg", _m(bc), confidence),
+            "ratio": _ratio(_m(c), _m(i)), **_ci("ratio", _ratio(_m(bc), _m(bi)), confidence, [_m(bi)]),
         })
     comp_rows = []
     for arm, ref in comparisons:
         (i, c), (ri, rc) = point[arm], point[ref]
         (bi, bc), (bri, brc) = draws[arm], draws[ref]
+        d_ratio = _ratio(_m(bc), _m(bi)) - _ratio(_m(brc), _m(bri))
         comp_rows.append({
             "arm": arm, "reference": ref, "units": len(us.units),
-            "d_in_topic": float((i - ri).mean()), **_ci("d_in_topic", (bi - bri).mean(axis=1), confidence),
+            "d_in_topic": float(_m(i - ri)), **_ci("d_in_topic", _m(bi - bri), confidence),
             "p_in_topic": paired_test(i, ri, seed=seed),
-            "d_ctg": float((c - rc).mean()), **_ci("d_ctg", (bc - brc).mean(axis=1), confidence),
+            "d_ctg": float(_m(c - rc)), **_ci("d_ctg", _m(bc - brc), confidence),
             "p_ctg": paired_test(c, rc, seed=seed),
-            "reduction": 1.0 - _ratio(c.mean(), rc.mean()),
-            **_ci("reduction", 1.0 - _ratio(bc.mean(axis=1), brc.mean(axis=1)), confidence, [brc.mean(axis=1)]),
-            "d_ratio": _ratio(c.mean(), i.mean()) - _ratio(rc.mean(), ri.mean()),
-            **_ci("d_ratio", _ratio(bc.mean(axis=1), bi.mean(axis=1)) - _ratio(brc.mean(axis=1), bri.mean(axis=1)),
-                  confidence, [bi.mean(axis=1), bri.mean(axis=1)]),
+            "reduction": 1.0 - _ratio(_m(c), _m(rc)),
+            **_ci("reduction", 1.0 - _ratio(_m(bc), _m(brc)), confidence, [_m(brc)]),
+            "d_ratio": _ratio(_m(c), _m(i)) - _ratio(_m(rc), _m(ri)),
+            **_ci("d_ratio", d_ratio, confidence, [_m(bi), _m(bri)]),
         })
     return arm_rows, comp_rows
 

@@ -114,3 +114,20 @@ def test_a_ratio_whose_denominator_crosses_zero_gets_no_interval():
     us.shifts["plain"] += np.random.default_rng(1).standard_normal(us.shifts["plain"].shape) * 0.3
     arms, _ = summarise(us, [("inhibit", "plain")], n_resamples=300)
     assert np.isnan(arms[0]["ratio_lo"]) and np.isnan(arms[0]["ratio_hi"])
+
+
+def test_off_format_answers_leave_their_item_out_of_that_adapter_only():
+    us = _constructed()
+    us.shifts["inhibit"] = us.shifts["inhibit"].copy()
+    us.shifts["inhibit"][0, 0] = np.nan  # unit 0 (home topic a) did not answer item 0 of topic a
+    us.shifts["inhibit"][0, 1] = 9.0  # ... and answered item 1 with a shift of 9
+    rows = {(r["arm"], r["topic"], r["seed"]): r for r in unit_table(us)}
+    assert rows[("inhibit", "a", 0)]["in_topic"] == pytest.approx((9.0 + 0.5 + 0.5) / 3)  # the 3 it answered
+    assert rows[("inhibit", "a", 0)]["answered"] == 11 and rows[("plain", "a", 0)]["answered"] == 12
+    arms, comps = summarise(us, [("inhibit", "plain")], n_resamples=200)
+    assert arms[1]["answered"] == pytest.approx(1 - 1 / 108)
+    assert np.isfinite(comps[0]["d_in_topic_lo"])
+    # a topic a unit answered nothing of drops out of that unit's CTG, not the whole table
+    us.shifts["inhibit"][1, 4:8] = np.nan  # unit 1 (home a): every item of topic b
+    rows = {(r["arm"], r["topic"], r["seed"]): r for r in unit_table(us)}
+    assert rows[("inhibit", "a", 1)]["ctg"] == pytest.approx(0.1)  # topic c only
