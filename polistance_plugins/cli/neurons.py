@@ -94,8 +94,9 @@ def adapter_topic(path: str) -> str | None:
 
 def cmd_localize(args) -> int:
     from .common import parse_adapters
-    from ..neurons.neuron_file import file_sha256
+    from ..neurons.contrast import per_layer_counts
     from ..neurons.figures import neurons_per_layer
+    from ..neurons.neuron_file import file_sha256
     from ..neurons.localize import heldout_prompts, localize
 
     adapters = dict(parse_adapters(args.adapter)) if args.adapter else {}
@@ -125,6 +126,12 @@ def cmd_localize(args) -> int:
         s = nf.sets(name)
         spec = ", ".join(f"{t}={s.specific[t].size}" for t in topics)
         print(f"{name:<32s} {len(next(iter(s.per_topic.values()))):>11d} {s.general.size:>8d}  {spec}")
+    print("\nwhere the general neurons sit (layer: count, the 5 fullest layers)")
+    for name in nf.scores:
+        counts = per_layer_counts(nf.sets(name).general, nf.layers, nf.width)
+        fullest = sorted(range(nf.layers), key=lambda l: (-counts[l], l))[:5]
+        print(f"{name:<32s} " + ", ".join(f"{l}: {counts[l]}" for l in fullest if counts[l])
+              + f"  (of {nf.width} per layer)")
     print(f"\nwrote {out} and {fig}")
     return 0
 

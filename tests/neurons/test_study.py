@@ -22,6 +22,8 @@ def test_localize_and_patch_commands(tmp_path, tiny_model_dir, mlp_adapter_dir, 
     assert nf.adapters["A"]["sha256"] and (tmp_path / "neurons.png").stat().st_size > 1000
     # adapter B also changes attention, adapter A only the MLPs: both move some neuron
     assert nf.scores["A"]["science"].max() > 0 and nf.scores["B"]["science"].max() > 0
+    printed = capsys.readouterr().out
+    assert "where the general neurons sit" in printed and "(of 32 per layer)" in printed
 
     csv = tmp_path / "patch.csv"
     rc = main(["patch", "--model", str(tiny_model_dir), "--adapter", f"A={mlp_adapter_dir}", "--neurons", str(out),
