@@ -68,8 +68,9 @@ def inhibit_mask(args):
 
     top = DEFAULT_INHIBIT_TOP if args.inhibit_top is None else args.inhibit_top
     mask = load_inhibit_mask(args.inhibit, top, model=args.model, hold_activations=args.hold_activations or 0.0)
-    held = f"; their activations held with penalty weight {args.hold_activations:g}" if args.hold_activations else ""
-    print(f"InhibitFT: {mask.n_neurons} general {mask.site} neurons (top {top:g}% of {args.inhibit}) get no update{held}",
+    held = f"; their activations' change is penalised with weight {args.hold_activations:g}" if args.hold_activations else ""
+    print(f"InhibitFT: {mask.n_neurons} general {mask.site} neurons (top {top:g}% of {args.inhibit}): the parameters "
+          f"that write them get no update{held}",
           file=sys.stderr)
     return mask
 
@@ -160,7 +161,7 @@ def register(subparsers) -> None:
     i.add_argument("--method", choices=("sft", "dpo"), default="sft", help="SFT on one leaning, or DPO preferring it (default sft)")
     add_common(i)
     i.add_argument("--beta", type=float, default=None, help="DPO beta: strength of the pull back to the base model (default 0.1)")
-    h = i.add_argument_group("InhibitFT (PNLAC): train while the general political neurons get no update")
+    h = i.add_argument_group("InhibitFT (PNLAC): train while the parameters that write the general political neurons get no update")
     h.add_argument("--inhibit", default=None, metavar="FILE",
                    help="neuron file from `polistance localize` on the same --model")
     h.add_argument("--inhibit-top", type=float, default=None, metavar="N",
