@@ -31,7 +31,7 @@ from ..core.records import DEFAULT_MIN_MASS
 from ..errors import PolistanceError
 from .contrast import DEFAULT_RANKING
 from .positions import DEFAULT_POSITIONS
-from .study_io import evaluate, heldout_items, load_avg, previous_sessions, reusable_neurons
+from .study_io import evaluate, heldout_items, load_avg, previous_sessions, reusable_drift, reusable_neurons
 from .study_train import ARMS, MASKED_ARMS, adapter_name, arm_label, build_mask, train_adapter
 
 DEFAULT_TOPICS = ("crime_and_guns", "immigration")
@@ -176,12 +176,18 @@ def run_study(cfg: StudyConfig, out: str | Path, log: Callable[[str], None] | No
     t0 = time.monotonic()
     from .drift import measure_adapter_drift
 
-    drift_rows = []
-    for n in cfg.inhibit_top:
-        sets = {name: general[(n, T)] for T in cfg.topics if general[(n, T)].size for s in cfg.seeds
-                for name in _unit_names(cfg, T, s, n) if name in dirs}
-        for name, d in measure_adapter_drift(backend, sets, cfg.site, default_probes(), nf.positions).items():
-            drift_rows.append({"inhibit_top": n, "adapter": name, **d})
+    hashes = {name: adapter_hash(d) for name, d in dirs.items()}
+    drift_rows = reusable_drift(out / "drift.csv", hashes, file_sha256(neurons_path))
+    if drift_rows is None:
+        drift_rows = []
+        for n in cfg.inhibit_top:
+            sets = {name: general[(n, T)] for T in cfg.topics if general[(n, T)].size for s in cfg.seeds
+                    for name in _unit_names(cfg, T, s, n) if name in dirs}
+            for name, d in measure_adapter_drift(backend, sets, cfg.site, default_probes(), nf.positions).items():
+                drift_rows.append({"inhibit_top": n, "adapter": name, "adapter_sha256": hashes[name],
+                                   "neurons_sha256": file_sha256(neurons_path), **d})
+    else:
+        log("reusing drift.csv (same adapters and neuron file)")
     phase("drift", t0)
 
     # 5. tables and figures

@@ -81,6 +81,19 @@ def reusable_neurons(path: Path, cfg, topics: list[str], adapter_hashes: dict):
     return nf if same else None
 
 
+def reusable_drift(path: Path, adapter_hashes: dict[str, str], neurons_sha256: str) -> list[dict] | None:
+    """The rows of a finished drift.csv when it measured exactly these adapters with this neuron file."""
+    import pandas as pd
+
+    try:
+        rows = pd.read_csv(path).to_dict("records")
+    except (OSError, ValueError):
+        return None
+    measured = {r.get("adapter"): r.get("adapter_sha256") for r in rows}
+    same = measured == adapter_hashes and {r.get("neurons_sha256") for r in rows} == {neurons_sha256}
+    return rows if same else None
+
+
 def previous_sessions(path: Path) -> list[dict]:
     """Timings of earlier sessions of a continued study (a continuation must not hide the work done)."""
     try:

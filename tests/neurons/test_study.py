@@ -106,8 +106,11 @@ def test_inhibitft_study_end_to_end(tmp_path, tiny_model_dir):
     assert "ratio CTG/IN" in summary["markdown"] and "permutation test" in summary["markdown"]
 
     # a second run continues: every adapter is reused, the evaluation is already recorded
-    again = run_study(cfg, out, log=lambda m: None)
+    logged = []
+    again = run_study(cfg, out, log=logged.append)
     assert all(a["reused"] for a in again["adapters"].values())
+    assert "reusing drift.csv (same adapters and neuron file)" in logged
+    assert pd.read_csv(out / "drift.csv").equals(drift)
     assert pd.read_csv(out / "units.csv").equals(units)
 
 
