@@ -8,15 +8,16 @@ import sys
 from pathlib import Path
 
 from ..errors import PolistanceError
+from .common import COUNT, PERCENT, POSITIVE, PROBABILITY, RESAMPLES, SEED
 
 
 def _model_args(p, site_default: str | None = "mlp_out") -> None:
     from ..engine.models import DEFAULT_MODEL
 
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"named model or local HF folder (default {DEFAULT_MODEL})")
-    p.add_argument("--batch-size", type=int, default=16, help="prompts per forward pass (default 16)")
+    p.add_argument("--batch-size", type=COUNT, default=16, help="prompts per forward pass (default 16)")
     p.add_argument("--system-prompt", default=None, help="system message (default: the chat template's own)")
-    p.add_argument("--threads", type=int, default=None,
+    p.add_argument("--threads", type=COUNT, default=None,
                    help="CPU threads for torch (default: one per idle core, from the load average)")
     p.add_argument("--site", default=site_default, choices=["mlp_out", "mlp_hidden"],
                    help="neurons: MLP block outputs (mlp_out) or the MLP's intermediate activations (mlp_hidden)"
@@ -223,14 +224,12 @@ def cmd_study(args) -> int:
     eval_topics = None if args.eval_topics == "all" else _topics(args.eval_topics, available, "--eval-topics")
     if eval_topics is not None and not set(topics) <= set(eval_topics):
         raise PolistanceError("--eval-topics must include every fine-tuning topic of --topics (the in-topic effect)")
-    if args.steps < 1 or args.n_resamples < 100:
-        raise PolistanceError("--steps must be at least 1 and --n-resamples at least 100")
     cfg = StudyConfig(
         model=args.model, topics=topics, eval_topics=eval_topics, seeds=_int_list(args.seeds, "--seeds"),
         arms=[a.strip() for a in args.arms.split(",") if a.strip()], inhibit_top=_percent_list(args.inhibit_top, "--inhibit-top"),
         hold_weight=args.hold_weight, leaning=args.leaning, site=args.site, positions=args.positions, ranking=args.ranking,
         paraphrases=args.paraphrases, directions=("normal", "reversed") if args.directions == "both" else ("normal",),
-        eval_batch_size=args.batch_size, n_resamples=args.n_resamples, min_mass=args.min_mass,
+        eval_batch_size=args.batch_size, n_resamples=args.n_resamples, stats_seed=args.seed, min_mass=args.min_mass,
         max_steps=args.steps, learning_rate=args.learning_rate, rank=args.rank, batch_size=args.train_batch_size,
     )
     cfg.validate()
@@ -264,7 +263,7 @@ def register(sub) -> None:
     p.add_argument("--adapters-dir", default=None, help="folder whose sub-folders are the fine-tuned adapters to contrast")
     p.add_argument("--adapter", action="append", metavar="[NAME=]DIR", help="an adapter to contrast; repeatable")
     p.add_argument("--topics", default="all", help="evaluation topics (comma-separated or all)")
-    p.add_argument("--top-k", type=float, default=5.0, help="percent of all neurons kept per (adapter, topic) (default 5)")
+    p.add_argument("--top-k", type=PERCENT, default=5.0, help="percent of all neurons kept per (adapter, topic) (default 5)")
     p.add_argument("--positions", default=DEFAULT_POSITIONS, choices=list(POSITIONS),
                    help="probe tokens contrasted: the prompt's own text (item, default), the last prompt token where "
                         "the answer starts (answer), or every token including the chat template (all)")
@@ -272,7 +271,7 @@ def register(sub) -> None:
                    help="scaled (default): scores divided by their layer's base activation RMS, ranked together; "
                         "per-layer: top k%% of every layer; raw: raw differences ranked together (large layers dominate)")
     p.add_argument("--prompts", default=str(IDEOLOGY_DATA), help="JSONL with id/topic/instruction (default: the bundled ideology data)")
-    p.add_argument("--first-heldout", type=int, default=41, help="ids numbered from this on are the localisation prompts (default 41)")
+    p.add_argument("--first-heldout", type=COUNT, default=41, help="ids numbered from this on are the localisation prompts (default 41)")
     p.add_argument("--out", default="neurons.json", help="neuron file to write (default neurons.json)")
     p.add_argument("--figure", default=None, help="neurons-per-layer PNG (default: next to --out)")
     p.set_defaults(func=cmd_localize)
@@ -281,16 +280,16 @@ def register(sub) -> None:
     _model_args(p, site_default=None)
     p.add_argument("--adapter", required=True, metavar="[NAME=]DIR", help="the fine-tuned adapter")
     p.add_argument("--neurons", required=True, help="neuron file from `polistance localize`")
-    p.add_argument("--top-k", type=float, default=None, help="percent per topic (default: the file's)")
+    p.add_argument("--top-k", type=PERCENT, default=None, help="percent per topic (default: the file's)")
     p.add_argument("--bank", default="topics", help="rated bank whose items are scored (default topics)")
     p.add_argument("--topics", default="all", help="topics to score (default: all shared with the neuron file)")
     p.add_argument("--paraphrases", default="first", choices=["all", "first"])
-    p.add_argument("--seed", type=int, default=0, help="seed of the random control sets")
-    p.add_argument("--n-random", type=int, default=5,
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the random control sets")
+    p.add_argument("--n-random", type=COUNT, default=5,
                    help="random control sets per set, each with the same neurons per layer (default 5)")
-    p.add_argument("--min-mass", type=float, default=DEFAULT_MIN_MASS,
+    p.add_argument("--min-mass", type=PROBABILITY, default=DEFAULT_MIN_MASS,
                    help=f"a form counts when every variant puts at least this raw probability on the digits (default {DEFAULT_MIN_MASS})")
-    p.add_argument("--n-resamples", type=int, default=2000, help="bootstrap resamples of the intervals (default 2000)")
+    p.add_argument("--n-resamples", type=RESAMPLES, default=2000, help="bootstrap resamples of the intervals (default 2000)")
     p.add_argument("--measure", default="stance", choices=["stance", "agreement"],
                    help="keyed stance (default) or the unkeyed expected rating, which shows acquiescence shifts")
     p.add_argument("--out", default=None, help="CSV of the table")
@@ -307,20 +306,22 @@ def register(sub) -> None:
                    help="arms besides plain: inhibit (InhibitFT), control (as many random rows pinned, same layers), "
                         f"hold (InhibitFT + activation penalty) (default {','.join(MASKED_ARMS)})")
     p.add_argument("--inhibit-top", default="5", help="percentages n of general neurons to inhibit (default 5, as in the paper)")
-    p.add_argument("--hold-weight", type=float, default=StudyConfig.hold_weight,
+    p.add_argument("--hold-weight", type=POSITIVE, default=StudyConfig.hold_weight,
                    help=f"penalty weight of the hold arm (default {StudyConfig.hold_weight:g})")
     p.add_argument("--positions", default=DEFAULT_POSITIONS, choices=list(POSITIONS), help="localisation probe tokens (default item)")
     p.add_argument("--ranking", default=DEFAULT_RANKING, choices=list(RANKINGS), help="localisation ranking (default scaled)")
     p.add_argument("--leaning", default="right", choices=["left", "right"], help="direction of the fine-tuning (default right)")
-    p.add_argument("--steps", type=int, default=StudyConfig.max_steps,
+    p.add_argument("--steps", type=COUNT, default=StudyConfig.max_steps,
                    help=f"optimizer steps per adapter (default {StudyConfig.max_steps}, sized for a shared 2-core CPU)")
-    p.add_argument("--learning-rate", type=float, default=4e-3, help="LoRA learning rate (default 4e-3: few steps need a large one)")
-    p.add_argument("--rank", type=int, default=8, help="LoRA rank (default 8)")
-    p.add_argument("--train-batch-size", type=int, default=4)
+    p.add_argument("--learning-rate", type=POSITIVE, default=4e-3, help="LoRA learning rate (default 4e-3: few steps need a large one)")
+    p.add_argument("--rank", type=COUNT, default=8, help="LoRA rank (default 8)")
+    p.add_argument("--train-batch-size", type=COUNT, default=4)
     p.add_argument("--paraphrases", default="first", choices=["all", "first"], help="item wordings evaluated (default first)")
     p.add_argument("--directions", default="normal", choices=["normal", "both"], help="scale directions evaluated (default normal)")
-    p.add_argument("--min-mass", type=float, default=DEFAULT_MIN_MASS,
+    p.add_argument("--min-mass", type=PROBABILITY, default=DEFAULT_MIN_MASS,
                    help=f"an answer counts when the digits hold at least this raw probability (default {DEFAULT_MIN_MASS})")
-    p.add_argument("--n-resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    p.add_argument("--n-resamples", type=RESAMPLES, default=2000, help="bootstrap resamples (default 2000)")
+    p.add_argument("--seed", type=SEED, default=StudyConfig.stats_seed,
+                   help="seed of the bootstrap and the permutation tests (default 0); the training seeds are --seeds")
     p.add_argument("--out", default=None, help="study folder (default runs/inhibitft-study-<model>); rerun to continue")
     p.set_defaults(func=cmd_study)

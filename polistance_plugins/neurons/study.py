@@ -59,6 +59,7 @@ class StudyConfig:
     eval_batch_size: int = 16
     min_mass: float = DEFAULT_MIN_MASS
     n_resamples: int = 2000
+    stats_seed: int = 0  # the bootstrap's and the permutation tests' random draws
     # training (the training module's TrainConfig fields); sized for the embedded model on a shared CPU
     max_steps: int = 6
     learning_rate: float = 4e-3

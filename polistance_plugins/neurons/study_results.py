@@ -34,7 +34,7 @@ def level_results(cfg, df, general: dict, eval_topics: list[str], n: float, valu
 
     sign = cfg.sign if value == "stance" else 1.0
     us = unit_shifts(df, name, labels, units, eval_topics, sign=sign, value=value)
-    arm_rows, comp_rows = summarise(us, comparisons(cfg.arms, n), cfg.n_resamples, seed=0)
+    arm_rows, comp_rows = summarise(us, comparisons(cfg.arms, n), cfg.n_resamples, seed=cfg.stats_seed)
     return {"units": [dict(r, inhibit_top=n) for r in unit_table(us)],
             "arms": [dict(r, inhibit_top=n) for r in arm_rows],
             "comparisons": [dict(r, inhibit_top=n) for r in comp_rows]}

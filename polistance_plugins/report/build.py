@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from .. import __version__
+from ..version import __version__
 from ..banks import load_bank
 from ..core.records import json_safe
 from ..engine.runs import atomic_write, read_records
@@ -59,7 +59,7 @@ def elaboration_section(records: Sequence[dict], meta: dict):
 
     parts = [elaboration_table(records)]
     if meta.get("inspect_logs"):
-        parts.append(elaboration_from_logs(inspect_table(meta["inspect_logs"])))
+        parts.append(elaboration_from_logs(inspect_table(meta["inspect_logs"]), meta.get("log_labels")))
     parts = [p for p in parts if len(p)]
     return pd.concat(parts, ignore_index=True) if parts else None
 

@@ -119,6 +119,43 @@ def test_study_needs_three_seeds(tiny_model_dir, capsys):
     assert rc == 2 and "at least 3 different seeds" in capsys.readouterr().err
 
 
+def test_study_options_reach_the_configuration(tiny_model_dir, tmp_path, monkeypatch, capsys):
+    # --seed is the statistics' seed (the training seeds are --seeds); the others reach training and evaluation
+    import polistance_plugins.neurons.study as study
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake(cfg, out, log=None):
+        seen["cfg"] = cfg
+        raise Stop
+
+    monkeypatch.setattr(study, "run_study", fake)
+    with pytest.raises(Stop):
+        main(["inhibitft-study", "--model", str(tiny_model_dir), "--topics", "science", "--seeds", "3,4,5", "--seed", "7",
+              "--n-resamples", "300", "--min-mass", "0.2", "--steps", "2", "--hold-weight", "0.5", "--out", str(tmp_path)])
+    cfg = seen["cfg"]
+    assert (cfg.seeds, cfg.stats_seed, cfg.n_resamples, cfg.min_mass, cfg.max_steps, cfg.hold_weight) == (
+        [3, 4, 5], 7, 300, 0.2, 2, 0.5)
+
+
+def test_study_statistics_follow_the_seed(monkeypatch):
+    import numpy as np
+
+    from polistance_plugins.neurons import study_results
+    from polistance_plugins.neurons.study import StudyConfig
+
+    seeds = []
+    monkeypatch.setattr(study_results, "unit_shifts", lambda *a, **k: None)
+    monkeypatch.setattr(study_results, "unit_table", lambda us: [])
+    monkeypatch.setattr(study_results, "summarise", lambda us, pairs, n, seed: seeds.append(seed) or ([], []))
+    cfg = StudyConfig(model="m", topics=["science"], stats_seed=11)
+    study_results.level_results(cfg, None, {(5.0, "science"): np.arange(3)}, ["science"], 5.0, "stance")
+    assert seeds == [11]
+
+
 def test_adapter_names_have_no_dots():
     from polistance_plugins.neurons.study_train import adapter_name
 
