@@ -77,6 +77,7 @@ def main() -> int:
                     help="torch threads (default 1: on a shared CPU, spinning worker threads make CPU time noisy)")
     args = ap.parse_args()
 
+    import numpy as np
     import torch
     from datasets import disable_progress_bars
     from peft import get_peft_model
@@ -85,8 +86,9 @@ def main() -> int:
 
     from polistance_plugins.engine import models
     from polistance_plugins.neurons.capture import site_shape
-    from polistance_plugins.neurons.contrast import by_layer, random_set
-    from polistance_plugins.neurons.inhibit import InhibitMask, load_inhibit_mask
+    from polistance_plugins.neurons.contrast import by_layer
+    from polistance_plugins.neurons.inhibit import InhibitMask
+    from polistance_plugins.neurons.inhibit_load import load_inhibit_mask
     from polistance_plugins.train import TrainConfig, ideology_dataset
     from polistance_plugins.train.runner import lora_config
 
@@ -107,7 +109,7 @@ def main() -> int:
     else:
         layers, width = site_shape(inhibit_model, "mlp_out")
         total = layers * width
-        chosen = random_set(total, int(round(total * args.inhibit_top / 100)), seed=0)
+        chosen = np.sort(np.random.default_rng(0).choice(total, int(round(total * args.inhibit_top / 100)), replace=False))
         mask = InhibitMask(by_layer(chosen, width), "mlp_out", {"source": f"random {args.inhibit_top:g}%"})
     mask.attach(inhibit_model)
 

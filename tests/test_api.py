@@ -4,6 +4,7 @@ back as tidy DataFrames; --limit and --quiet make small, quiet runs."""
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -45,11 +46,12 @@ def test_quiet_prints_the_summary_but_no_line_per_form(tiny_model_dir, tmp_path,
 
 def test_compass_with_a_limit_and_load_run(tiny_model_dir, tmp_path):
     run = P.compass(str(tiny_model_dir), paraphrases="first", labels=["numbers"], limit=3, n_resamples=100,
-                    out=tmp_path / "c", batch_size=8, progress=False, log=None)
+                    runs_dir=tmp_path / "runs", batch_size=8, progress=False, log=None)
     assert run.kind == "compass"
+    assert re.fullmatch(rf"\d{{8}}-\d{{6}}-compass-{re.escape(tiny_model_dir.name)}", run.folder.name)  # not compass-compass-
     assert run.records["item_id"].nunique() == 3 and len(run.records) == 3 * 2
     assert {"summary", "propositions", "points"} <= set(run.tables)
-    assert P.load_run(tmp_path / "c").records.equals(run.records)
+    assert P.load_run(run.folder).records.equals(run.records)
 
 
 def test_compare_returns_the_report_tables(tiny_model_dir, tiny_adapters, tmp_path):

@@ -36,6 +36,7 @@ TABLE = [
     (["train", "control"], "--threads", ["0"], ["1"]),
     (["train", "ideology"], "--beta", ["0", "nan"], ["0.01"]),
     (["train", "ideology"], "--inhibit-top", ["0", "101", "nan"], ["100", "0.1"]),
+    (["train", "ideology"], "--hold-activations", ["0", "-1", "nan"], ["0.01"]),
     (["demo"], "--batch-size", ["0"], ["1"]),
     (["localize"], "--top-k", ["0", "101", "nan"], ["100"]),
     (["localize"], "--first-heldout", ["0"], ["1"]),
@@ -43,6 +44,9 @@ TABLE = [
     (["localize"], "--threads", ["0"], ["1"]),
     (PATCH, "--top-k", ["0", "inf"], ["100"]),
     (PATCH, "--seed", ["-1"], ["0"]),
+    (PATCH, "--n-random", ["0"], ["1"]),
+    (PATCH, "--min-mass", ["2", "nan"], ["1"]),
+    (PATCH, "--n-resamples", ["99"], ["100"]),
     (["inhibitft-study"], "--steps", ["0"], ["1"]),
     (["inhibitft-study"], "--learning-rate", ["0", "nan"], ["1e-6"]),
     (["inhibitft-study"], "--rank", ["0"], ["1"]),
@@ -50,6 +54,7 @@ TABLE = [
     (["inhibitft-study"], "--min-mass", ["2"], ["1"]),
     (["inhibitft-study"], "--n-resamples", ["99"], ["100"]),
     (["inhibitft-study"], "--seed", ["-1"], ["0"]),
+    (["inhibitft-study"], "--hold-weight", ["0", "nan"], ["0.1"]),
 ]
 CASES = [(c, f, v, ok) for c, f, bad, good in TABLE for v, ok in [(b, False) for b in bad] + [(g, True) for g in good]]
 

@@ -97,8 +97,9 @@ def adapter_topic(path: str) -> str | None:
 
 def cmd_localize(args) -> int:
     from .common import parse_adapters
-    from ..neurons.contrast import file_sha256
+    from ..neurons.contrast import per_layer_counts
     from ..neurons.figures import neurons_per_layer
+    from ..neurons.neuron_file import file_sha256
     from ..neurons.localize import heldout_prompts, localize
 
     adapters = dict(parse_adapters(args.adapter)) if args.adapter else {}
@@ -110,15 +111,16 @@ def cmd_localize(args) -> int:
     topics = _topics(args.topics, list(prompts_all))
     prompts = {t: prompts_all[t] for t in topics}
     backend = _backend(args)
-    print(f"contrasting {len(adapters)} adapters x {len(topics)} topics ({sum(map(len, prompts.values()))} prompts), site {args.site}",
-          file=sys.stderr)
+    print(f"contrasting {len(adapters)} adapters x {len(topics)} topics ({sum(map(len, prompts.values()))} prompts), "
+          f"site {args.site}, positions {args.positions}, ranking {args.ranking}", file=sys.stderr)
     from tqdm import tqdm
 
     with tqdm(total=len(adapters) * len(topics), desc="localize", unit="pair") as bar:
         nf = localize(backend, adapters, prompts, args.site, args.top_k,
                       prompt_source={"file": str(Path(args.prompts).resolve()), "sha256": file_sha256(args.prompts),
                                      "split": f"held-out (ids i{args.first_heldout} and up)"},
-                      adapter_topics={n: adapter_topic(p) for n, p in adapters.items()}, progress=bar.update)
+                      adapter_topics={n: adapter_topic(p) for n, p in adapters.items()}, progress=bar.update,
+                      positions=args.positions, ranking=args.ranking)
     out = Path(args.out)
     nf.save(out)
     fig = neurons_per_layer(nf, args.figure or out.with_suffix(".png"))
@@ -127,6 +129,12 @@ def cmd_localize(args) -> int:
         s = nf.sets(name)
         spec = ", ".join(f"{t}={s.specific[t].size}" for t in topics)
         print(f"{name:<32s} {len(next(iter(s.per_topic.values()))):>11d} {s.general.size:>8d}  {spec}")
+    print("\nwhere the general neurons sit (layer: count, the 5 fullest layers)")
+    for name in nf.scores:
+        counts = per_layer_counts(nf.sets(name).general, nf.layers, nf.width)
+        fullest = sorted(range(nf.layers), key=lambda l: (-counts[l], l))[:5]
+        print(f"{name:<32s} " + ", ".join(f"{l}: {counts[l]}" for l in fullest if counts[l])
+              + f"  (of {nf.width} per layer)")
     print(f"\nwrote {out} and {fig}")
     return 0
 
@@ -136,10 +144,14 @@ def cmd_patch(args) -> int:
     from ..banks import load_bank
     from .common import parse_adapters
     from ..engine.variants import adapter_hash
-    from ..neurons.contrast import NeuronFile
+    from ..neurons.neuron_file import NeuronFile
     from ..neurons.patching import patching_table
     from ..instruments.questionnaire import bank_forms
 
+    if args.n_random < 1:
+        raise PolistanceError(f"--n-random {args.n_random}: must be at least 1")
+    if not 0 <= args.min_mass <= 1:
+        raise PolistanceError(f"--min-mass {args.min_mass:g}: must be in [0, 1]")
     [(name, path)] = parse_adapters([args.adapter])
     nf = NeuronFile.load(args.neurons)
     key = _match_adapter(nf, name, adapter_hash(path))
@@ -156,18 +168,30 @@ def cmd_patch(args) -> int:
     backend.load_adapter(name, path)
     from tqdm import tqdm
 
-    with tqdm(total=len(forms), desc="patching", unit="form") as bar:
+    n_sets = 2 * (1 + args.n_random)
+    with tqdm(total=len(forms), desc=f"patching ({n_sets} sets)", unit="form") as bar:
         table = patching_table(backend, name, forms, sets, nf.site, seed=args.seed, progress=bar.update,
-                               value="stance" if args.measure == "stance" else "expected")
+                               value="stance" if args.measure == "stance" else "expected", min_mass=args.min_mass,
+                               n_random=args.n_random, n_resamples=args.n_resamples)
     if args.out:
         table.to_csv(args.out, index=False)
     print(f"\nshift reproduced by patching {nf.site} neurons of {key} into the base (top {sets.percent:g}%)")
-    print(f"{'topic':<24s} {'set':<16s} {'neurons':>7s} {'adapter shift':>13s} {'patched shift':>13s} {'fraction':>8s}")
+    print(f"{'topic':<24s} {'set':<16s} {'neurons':>7s} {'forms':>5s} {'adapter shift':>13s} {'patched shift':>13s}  "
+          f"fraction [95% CI]")
     for r in table.itertuples():
-        frac = "  -" if math.isnan(r.fraction) else f"{r.fraction:+.2f}"
-        print(f"{r.topic:<24s} {r.set:<16s} {r.n_neurons:>7d} {r.adapter_shift:>+13.4f} {r.patched_shift:>+13.4f} {frac:>8s}")
+        frac = "-" if math.isnan(r.fraction) else f"{r.fraction:+.2f} [{r.fraction_lo:+.2f}, {r.fraction_hi:+.2f}]"
+        if r.draws > 1 and not math.isnan(r.draws_min):
+            frac += f" (draws {r.draws_min:+.2f}..{r.draws_max:+.2f})"
+        mark = " !" if r.warning else ""
+        print(f"{r.topic:<24s} {r.set:<16s} {r.n_neurons:>7d} {r.n_forms:>5d} {r.adapter_shift:>+13.4f} "
+              f"{r.patched_shift:>+13.4f}  {frac}{mark}")
     what = "mean keyed stance" if args.measure == "stance" else "mean expected rating (0-9, unkeyed)"
-    print(f"fraction = (patched - base) / (adapter - base), {what} over the topic's forms")
+    print(f"fraction = (patched - base) / (adapter - base), {what} over the topic's forms answered in format "
+          f"(digit mass >= {args.min_mass:g}); random_*: mean of {args.n_random} layer-matched random sets; "
+          "95% bootstrap intervals over forms")
+    for topic, warning in table.drop_duplicates("topic").set_index("topic")["warning"].items():
+        if warning:
+            print(f"warning: {topic}: {warning} (rows marked !)", file=sys.stderr)
     if args.out:
         print(f"wrote {args.out}")
     return 0
@@ -185,36 +209,57 @@ def _match_adapter(nf, name: str, sha: str | None) -> str:
 
 
 # ---- inhibitft-study ---------------------------------------------------------------------------
+def _int_list(spec: str, flag: str) -> list[int]:
+    try:
+        values = [int(v) for v in spec.split(",") if v.strip()]
+    except ValueError:
+        raise PolistanceError(f"{flag} {spec!r}: expected comma-separated integers, e.g. 0,1,2") from None
+    return values
+
+
 def cmd_study(args) -> int:
     from ..neurons.localize import heldout_prompts
     from ..neurons.study import StudyConfig, run_study
 
-    topics = _topics(args.topics, list(heldout_prompts()))
+    available = list(heldout_prompts())
+    topics = _topics(args.topics, available)
+    eval_topics = None if args.eval_topics == "all" else _topics(args.eval_topics, available, "--eval-topics")
+    if eval_topics is not None and not set(topics) <= set(eval_topics):
+        raise PolistanceError("--eval-topics must include every fine-tuning topic of --topics (the in-topic effect)")
     cfg = StudyConfig(
-        model=args.model, topics=topics, inhibit_top=_percent_list(args.inhibit_top, "--inhibit-top"),
-        leaning=args.leaning, site=args.site, paraphrases=args.paraphrases,
-        directions=("normal", "reversed") if args.directions == "both" else ("normal",),
-        eval_batch_size=args.batch_size or 16, seed=args.seed, placement=placement_from_args(args), n_resamples=args.n_resamples, min_mass=args.min_mass,
+        model=args.model, topics=topics, eval_topics=eval_topics, seeds=_int_list(args.seeds, "--seeds"),
+        arms=[a.strip() for a in args.arms.split(",") if a.strip()], inhibit_top=_percent_list(args.inhibit_top, "--inhibit-top"),
+        hold_weight=args.hold_weight, leaning=args.leaning, site=args.site, positions=args.positions, ranking=args.ranking,
+        paraphrases=args.paraphrases, directions=("normal", "reversed") if args.directions == "both" else ("normal",),
+        eval_batch_size=args.batch_size or 16, placement=placement_from_args(args), n_resamples=args.n_resamples,
+        stats_seed=args.seed, min_mass=args.min_mass,
         max_steps=args.steps, learning_rate=args.learning_rate, rank=args.rank, batch_size=args.train_batch_size,
     )
+    cfg.validate()
     out = args.out or f"runs/inhibitft-study-{Path(str(args.model)).name}"
     threads = _threads(args)
-    print(f"inhibitft-study: {len(topics)} topics, n = {', '.join(f'{n:g}' for n in cfg.inhibit_top)}% -> {out} "
+    n_adapters = len(topics) * len(cfg.seeds) * (1 + len(cfg.arms) * len(cfg.inhibit_top))
+    print(f"inhibitft-study: {len(topics)} topics x {len(cfg.seeds)} seeds x (plain + {', '.join(cfg.arms)}) at "
+          f"n = {', '.join(f'{n:g}' for n in cfg.inhibit_top)}%: {n_adapters} adapters -> {out} "
           f"[{threads} torch thread{'s' if threads > 1 else ''}]", file=sys.stderr)
     summary = run_study(cfg, out)
     print(summary["markdown"])
-    print("s(T, t) = mean keyed stance (adapter - base) on topic t's items; CTG = mean |s(T, t)| over t != T;")
-    print("reduction = 1 - CTG_InhibitFT / CTG_plain; retention = s_InhibitFT(T, T) / s_plain(T, T); 95% bootstrap intervals over items")
-    print(f"(the same metrics on the unkeyed expected rating, which shows acquiescence shifts: {out}/table_agreement.md)")
+    print(f"the same on the expected rating (agreement, reversed forms read backwards): {out}/table_agreement.md")
+    print(f"{summary['heldout']['statement']} (sub-issue labels of the bank vs the training split)")
     print(f"\ntotal {summary['total_seconds'] / 60:.1f} min (phases: "
-          + ", ".join(f"{k} {v / 60:.1f}" for k, v in summary["phases"].items()) + f"); wrote {out}/")
+          + ", ".join(f"{k} {v / 60:.1f}" for k, v in summary["phases"].items())
+          + f"; load {summary['load_start']} -> {summary['load_end']}); wrote {out}/")
     return 0
 
 
 def register(sub) -> None:
     """Add the neuron commands to the ``polistance`` parser."""
     from ..core.records import DEFAULT_MIN_MASS
+    from ..neurons.contrast import DEFAULT_RANKING, RANKINGS
     from ..neurons.localize import IDEOLOGY_DATA
+    from ..neurons.positions import DEFAULT_POSITIONS, POSITIONS
+    from ..neurons.study import DEFAULT_TOPICS, StudyConfig
+    from ..neurons.study_train import MASKED_ARMS
 
     p = sub.add_parser("localize", help="PNLAC: find general and topic-specific political neurons")
     _model_args(p)
@@ -222,6 +267,12 @@ def register(sub) -> None:
     p.add_argument("--adapter", action="append", metavar="[NAME=]DIR", help="an adapter to contrast; repeatable")
     p.add_argument("--topics", default="all", help="evaluation topics (comma-separated or all)")
     p.add_argument("--top-k", type=PERCENT, default=5.0, help="percent of all neurons kept per (adapter, topic) (default 5)")
+    p.add_argument("--positions", default=DEFAULT_POSITIONS, choices=list(POSITIONS),
+                   help="probe tokens contrasted: the prompt's own text (item, default), the last prompt token where "
+                        "the answer starts (answer), or every token including the chat template (all)")
+    p.add_argument("--ranking", default=DEFAULT_RANKING, choices=list(RANKINGS),
+                   help="scaled (default): scores divided by their layer's base activation RMS, ranked together; "
+                        "per-layer: top k%% of every layer; raw: raw differences ranked together (large layers dominate)")
     p.add_argument("--prompts", default=str(IDEOLOGY_DATA), help="JSONL with id/topic/instruction (default: the bundled ideology data)")
     p.add_argument("--first-heldout", type=COUNT, default=41, help="ids numbered from this on are the localisation prompts (default 41)")
     p.add_argument("--out", default="neurons.json", help="neuron file to write (default neurons.json)")
@@ -237,17 +288,34 @@ def register(sub) -> None:
     p.add_argument("--topics", default="all", help="topics to score (default: all shared with the neuron file)")
     p.add_argument("--paraphrases", default="first", choices=["all", "first"])
     p.add_argument("--seed", type=SEED, default=0, help="seed of the random control sets")
+    p.add_argument("--n-random", type=COUNT, default=5,
+                   help="random control sets per set, each with the same neurons per layer (default 5)")
+    p.add_argument("--min-mass", type=PROBABILITY, default=DEFAULT_MIN_MASS,
+                   help=f"a form counts when every variant puts at least this raw probability on the digits (default {DEFAULT_MIN_MASS})")
+    p.add_argument("--n-resamples", type=RESAMPLES, default=2000, help="bootstrap resamples of the intervals (default 2000)")
     p.add_argument("--measure", default="stance", choices=["stance", "agreement"],
                    help="keyed stance (default) or the unkeyed expected rating, which shows acquiescence shifts")
     p.add_argument("--out", default=None, help="CSV of the table")
     p.set_defaults(func=cmd_patch)
 
-    p = sub.add_parser("inhibitft-study", help="plain vs InhibitFT adapters per topic: cross-topic generalisation table")
+    p = sub.add_parser("inhibitft-study", help="plain vs InhibitFT vs a matched random control, over seeds: "
+                                               "does InhibitFT make fine-tuning more topic-specific?")
     _model_args(p)
-    p.add_argument("--topics", default="all", help="topics (comma-separated or all)")
-    p.add_argument("--inhibit-top", default="1,5,10,15", help="percentages n of general neurons to inhibit (default 1,5,10,15)")
+    p.add_argument("--topics", default=",".join(DEFAULT_TOPICS),
+                   help=f"fine-tuning topics T (comma-separated or all; default {','.join(DEFAULT_TOPICS)})")
+    p.add_argument("--eval-topics", default="all", help="evaluation topics t (default all topics of the bank)")
+    p.add_argument("--seeds", default="0,1,2", help="training seeds, one unit per (topic, seed); at least 3 (default 0,1,2)")
+    p.add_argument("--arms", default=",".join(MASKED_ARMS),
+                   help="arms besides plain: inhibit (InhibitFT), control (as many random rows pinned, same layers), "
+                        f"hold (InhibitFT + activation penalty) (default {','.join(MASKED_ARMS)})")
+    p.add_argument("--inhibit-top", default="5", help="percentages n of general neurons to inhibit (default 5, as in the paper)")
+    p.add_argument("--hold-weight", type=POSITIVE, default=StudyConfig.hold_weight,
+                   help=f"penalty weight of the hold arm (default {StudyConfig.hold_weight:g})")
+    p.add_argument("--positions", default=DEFAULT_POSITIONS, choices=list(POSITIONS), help="localisation probe tokens (default item)")
+    p.add_argument("--ranking", default=DEFAULT_RANKING, choices=list(RANKINGS), help="localisation ranking (default scaled)")
     p.add_argument("--leaning", default="right", choices=["left", "right"], help="direction of the fine-tuning (default right)")
-    p.add_argument("--steps", type=COUNT, default=6, help="optimizer steps per adapter (default 6, sized for a shared 2-core CPU)")
+    p.add_argument("--steps", type=COUNT, default=StudyConfig.max_steps,
+                   help=f"optimizer steps per adapter (default {StudyConfig.max_steps}, sized for a shared 2-core CPU)")
     p.add_argument("--learning-rate", type=POSITIVE, default=4e-3, help="LoRA learning rate (default 4e-3: few steps need a large one)")
     p.add_argument("--rank", type=COUNT, default=8, help="LoRA rank (default 8)")
     p.add_argument("--train-batch-size", type=COUNT, default=4)
@@ -256,6 +324,7 @@ def register(sub) -> None:
     p.add_argument("--min-mass", type=PROBABILITY, default=DEFAULT_MIN_MASS,
                    help=f"an answer counts when the digits hold at least this raw probability (default {DEFAULT_MIN_MASS})")
     p.add_argument("--n-resamples", type=RESAMPLES, default=2000, help="bootstrap resamples (default 2000)")
-    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--seed", type=SEED, default=StudyConfig.stats_seed,
+                   help="seed of the bootstrap and the permutation tests (default 0); the training seeds are --seeds")
     p.add_argument("--out", default=None, help="study folder (default runs/inhibitft-study-<model>); rerun to continue")
     p.set_defaults(func=cmd_study)

@@ -59,6 +59,10 @@ def _train(args, data, method: str, gradient_mask=None) -> int:
         state = "verified unchanged" if v["rows_verified_unchanged"] else "NOT verified"
         print(f"InhibitFT: {v['rows_masked']} rows of {len(v['parameters_masked'])} parameters pinned, "
               f"{state} after {v['optimizer_steps_checked']} optimizer steps")
+        d = v.get("activation_drift")
+        if d:
+            print(f"InhibitFT: on {d['probe_prompts']} probe prompts the inhibited activations moved "
+                  f"{d['ratio']:.2f}x as far as the other neurons of their layers (0 = held still, 1 = like the others)")
     return 0
 
 
@@ -75,10 +79,11 @@ def inhibit_mask(args):
     top = DEFAULT_INHIBIT_TOP if args.inhibit_top is None else args.inhibit_top
     from ..train.distributed import is_main_process
 
-    mask = load_inhibit_mask(args.inhibit, top, model=args.model)
-    if is_main_process():
-        print(f"InhibitFT: {mask.n_neurons} general {mask.site} neurons (top {top:g}% of {args.inhibit}) get no update",
-              file=sys.stderr)
+    mask = load_inhibit_mask(args.inhibit, top, model=args.model, hold_activations=args.hold_activations or 0.0)
+    held = f"; their activations' change is penalised with weight {args.hold_activations:g}" if args.hold_activations else ""
+    if is_main_process():  # under accelerate launch / torchrun only one process prints
+        print(f"InhibitFT: {mask.n_neurons} general {mask.site} neurons (top {top:g}% of {args.inhibit}): the parameters "
+              f"that write them get no update{held}", file=sys.stderr)
     return mask
 
 
@@ -106,6 +111,8 @@ def cmd_train_ideology(args) -> int:
 
     if args.inhibit_top is not None and args.inhibit is None:
         raise PolistanceError("--inhibit-top needs --inhibit FILE (a neuron file from `polistance localize`)")
+    if args.hold_activations is not None and args.inhibit is None:
+        raise PolistanceError("--hold-activations needs --inhibit FILE (a neuron file from `polistance localize`)")
     if args.data:
         if args.topic or args.leaning:
             raise PolistanceError("--data replaces the bundled ideology data: drop --topic and --leaning")
@@ -164,9 +171,12 @@ def register(subparsers) -> None:
     i.add_argument("--method", choices=("sft", "dpo"), default="sft", help="SFT on one leaning, or DPO preferring it (default sft)")
     add_common(i)
     i.add_argument("--beta", type=POSITIVE, default=None, help="DPO beta: strength of the pull back to the base model (default 0.1)")
-    h = i.add_argument_group("InhibitFT (PNLAC): train while the general political neurons get no update")
+    h = i.add_argument_group("InhibitFT (PNLAC): train while the parameters that write the general political neurons get no update")
     h.add_argument("--inhibit", default=None, metavar="FILE",
                    help="neuron file from `polistance localize` on the same --model")
     h.add_argument("--inhibit-top", type=PERCENT, default=None, metavar="N",
                    help=f"inhibit the general neurons at top N%% of the file (default {DEFAULT_INHIBIT_TOP:g}, as in the paper)")
+    h.add_argument("--hold-activations", type=POSITIVE, default=None, metavar="W",
+                   help="also penalise the inhibited activations' change against the base model, with weight W "
+                        "(pinning the rows holds their parameters, not their activations; off by default)")
     i.set_defaults(func=cmd_train_ideology)

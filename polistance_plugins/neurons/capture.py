@@ -211,38 +211,54 @@ class Patcher:
 
 
 class ContrastAccumulator:
-    """Per-neuron sum of squared differences between a live forward and a recorded one, over real tokens.
+    """Per-neuron sum of squared differences between a live forward and a recorded one, over chosen tokens.
 
     Record the base model's forwards with a full :class:`Recorder`, then run the fine-tuned model
-    over the same batches inside :meth:`attach`; :meth:`scores` gives the RMS difference of every
-    neuron (``[layers * width]``, layer-major), padding excluded by the attention mask.
+    over the same batches inside :meth:`attach`. :meth:`scores` gives the RMS difference of every
+    neuron (``[layers * width]``, layer-major) and :meth:`layer_scale` the RMS of the base
+    activations of each layer over the same tokens. ``select`` (one ``[batch, tokens]`` bool mask
+    per forward, from :func:`selection_masks`) says which tokens count; without it every real
+    (non-padding) token does.
     """
 
-    def __init__(self, reference: Recorder, layers: int, width: int):
+    def __init__(self, reference: Recorder, layers: int, width: int, select: Sequence[torch.Tensor] | None = None):
         if reference.dims is not None:
             raise ValueError("contrasting needs a Recorder that kept every neuron")
         self.reference = reference
+        self.select = None if select is None else list(select)
         self.sum_squares = torch.zeros(layers, width, dtype=torch.float64)
+        self.base_squares = torch.zeros(layers, dtype=torch.float64)
         self.count = 0
         self.tap: BatchTap | None = None
         self._counted = -1
 
-    def handler(self, layer: int, act: torch.Tensor):
-        b = self.tap.index
-        ref = self.reference.batches[b][layer]
-        if ref.shape != act.shape:
-            raise RuntimeError(f"forward {b} layer {layer}: shape {tuple(act.shape)} differs from the reference {tuple(ref.shape)}")
+    def _tokens(self, b: int, act: torch.Tensor) -> torch.Tensor:
         mask = self.tap.mask
         if mask is None:
             mask = torch.ones(act.shape[:2], dtype=torch.bool, device=act.device)
         ref_mask = self.reference.masks[b]
         if ref_mask is not None and not torch.equal(ref_mask, mask):
             raise RuntimeError(f"forward {b}: the padding differs from the reference forward")
-        diff = (act.detach().double() - ref.double())[mask]
+        if self.select is None:
+            return mask
+        chosen = self.select[b]
+        if chosen.shape != mask.shape or bool((chosen & ~mask.to(chosen.device)).any()):
+            raise RuntimeError(f"forward {b}: the selected positions are not real tokens of this batch")
+        return chosen
+
+    def handler(self, layer: int, act: torch.Tensor):
+        b = self.tap.index
+        ref = self.reference.batches[b][layer]
+        if ref.shape != act.shape:
+            raise RuntimeError(f"forward {b} layer {layer}: shape {tuple(act.shape)} differs from the reference {tuple(ref.shape)}")
+        tokens = self._tokens(b, act).to(act.device)
+        base = ref.double()[tokens]
+        diff = act.detach().double()[tokens] - base
         self.sum_squares[layer] += (diff * diff).sum(0).cpu()
+        self.base_squares[layer] += float((base * base).sum())
         if self._counted != b:
             self._counted = b
-            self.count += int(mask.sum())
+            self.count += int(tokens.sum())
         return None
 
     @contextlib.contextmanager
@@ -257,6 +273,12 @@ class ContrastAccumulator:
 
         return rms_from_sums(self.sum_squares.numpy(), self.count).ravel()
 
+    def layer_scale(self) -> np.ndarray:
+        """RMS of the reference (base) activations of each layer, over the same tokens and every neuron."""
+        from .contrast import rms_from_sums
+
+        return rms_from_sums(self.base_squares.numpy() / self.sum_squares.shape[1], self.count)
+
 
 # ---- forwards ----------------------------------------------------------------------------------
 def encode_prompts(backend, texts: Sequence[str]) -> list[list[int]]:
@@ -264,16 +286,53 @@ def encode_prompts(backend, texts: Sequence[str]) -> list[list[int]]:
     return [backend.encode(backend.chat_prompt(t)) for t in texts]
 
 
-def forward_batches(backend, seqs: Sequence[Sequence[int]], progress=None) -> None:
-    """Run token sequences through ``backend.net`` in the backend's left-padded batches.
+def batch_plan(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Sequence indices per forward: sorted by length (less padding), ``batch_size`` each; deterministic."""
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    return [order[s : s + max(1, batch_size)] for s in range(0, len(order), max(1, batch_size))]
 
-    The batches (length-sorted, ``backend.batch_size`` each) depend only on ``seqs``, so two
-    calls with the same sequences make identical forwards: what recording and contrasting need.
+
+def selection_masks(seqs: Sequence[Sequence[int]], selected: Sequence[Sequence[int]], batch_size: int) -> list[torch.Tensor]:
+    """For each forward of :func:`run_forwards`, a ``[batch, tokens]`` bool mask of the selected
+    token indices (``selected[i]`` indexes ``seqs[i]``), placed as the left padding places them."""
+    out = []
+    for batch in batch_plan([len(s) for s in seqs], batch_size):
+        width = max(len(seqs[i]) for i in batch)
+        mask = torch.zeros(len(batch), width, dtype=torch.bool)
+        for r, i in enumerate(batch):
+            offset = width - len(seqs[i])
+            for j in selected[i]:
+                if not 0 <= j < len(seqs[i]):
+                    raise ValueError(f"position {j} outside sequence {i} of {len(seqs[i])} tokens")
+                mask[r, offset + j] = True
+        out.append(mask)
+    return out
+
+
+def run_forwards(net: torch.nn.Module, seqs: Sequence[Sequence[int]], batch_size: int, pad_id: int, progress=None) -> None:
+    """Run token sequences through ``net`` in left-padded batches (:func:`batch_plan`), for the hooks.
+
+    The batches depend only on ``seqs`` and ``batch_size``, so two calls with the same sequences
+    make identical forwards: what recording and contrasting need. Only the last position's logits
+    are computed.
     """
-    order = sorted(range(len(seqs)), key=lambda i: (len(seqs[i]), i))
-    size = backend.settle_batch_size(seqs)
-    for start in range(0, len(order), size):
-        batch = [list(seqs[i]) for i in order[start : start + size]]
-        backend.forward_last(batch, keep=1)
+    device = next(net.parameters()).device
+    for batch in batch_plan([len(s) for s in seqs], batch_size):
+        width = max(len(seqs[i]) for i in batch)
+        ids = torch.full((len(batch), width), int(pad_id), dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for r, i in enumerate(batch):
+            ids[r, width - len(seqs[i]) :] = torch.tensor(list(seqs[i]), dtype=torch.long)
+            mask[r, width - len(seqs[i]) :] = 1
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        with torch.inference_mode():
+            net(input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=pos.to(device),
+                logits_to_keep=1, use_cache=False)
         if progress:
             progress(len(batch))
+
+
+def forward_batches(backend, seqs: Sequence[Sequence[int]], progress=None) -> None:
+    """:func:`run_forwards` on a backend's model, in its batch size (``auto`` settled on ``seqs``) and
+    with its padding token."""
+    run_forwards(backend.net, seqs, backend.settle_batch_size(seqs), backend.tokenizer.pad_token_id, progress)

@@ -8,7 +8,8 @@ from typing import Mapping
 
 import numpy as np
 
-from .contrast import NeuronFile, per_layer_counts
+from .contrast import per_layer_counts
+from .neuron_file import NeuronFile
 
 
 def _pyplot():
@@ -60,12 +61,13 @@ def shift_heatmaps(matrices: Mapping[str, "object"], path: str | Path, title: st
     finite = [float(np.nanmax(np.abs(a))) for a in arrays if np.isfinite(a).any()]
     vmax = max(finite) if finite else 1.0
     n = len(mats)
-    cols = min(3, n)
+    cols = 2 if n == 4 else min(3, n)
     rows = math.ceil(n / cols)
     first = next(iter(mats.values()))
-    size = max(3.0, 0.5 * len(first.columns) + 0.8)
-    fig, axes = plt.subplots(rows, cols, figsize=(size * cols + 2.2, (size + 0.9) * rows + 0.4), squeeze=False)
-    fig.subplots_adjust(hspace=0.5, wspace=0.15)
+    width = max(3.0, 0.5 * len(first.columns) + 0.8)
+    height = 0.5 * len(first.index) + 1.6  # the cells, then the rotated topic names below them
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols + 2.2, height * rows + 0.6), squeeze=False)
+    fig.subplots_adjust(hspace=0.9, wspace=0.15)
     spec = "+.2f" if vmax >= 0.1 else "+.3f"
     im = None
     for k, (ax, (name, m), arr) in enumerate(zip(axes.ravel(), mats.items(), arrays)):

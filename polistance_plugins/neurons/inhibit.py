@@ -24,15 +24,14 @@ checks the layer count and width again on the model it is given.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
 
 from ..errors import PolistanceError
 from .capture import check_site, mlp_blocks, site_shape
-from .contrast import NeuronFile, by_layer, file_sha256, per_layer_counts
+from .positions import DEFAULT_POSITIONS, check_positions
 
 WRITERS = {"mlp_out": ("down_proj",), "mlp_hidden": ("gate_proj", "up_proj")}
 
@@ -81,12 +80,26 @@ def _trainable_row_params(module: torch.nn.Module, name: str) -> list[tuple[str,
 
 
 class InhibitMask:
-    """The InhibitFT gradient mask for the training module: ``attach``, ``callbacks``, ``describe``."""
+    """The InhibitFT gradient mask for the training module: ``attach``, ``callbacks``, ``describe``.
+
+    ``hold_activations`` > 0 also adds the activation penalty of ``anchor.ActivationAnchor`` (LoRA
+    only). With ``probes`` (prompt texts) the mask measures, when training ends, how far the
+    inhibited activations moved against the other neurons of their layers (``drift``) and reports
+    it in :meth:`verification`, which the adapter manifest records.
+    """
 
     def __init__(self, neurons: Mapping[int, np.ndarray], site: str, provenance: dict | None = None,
-                 shape: tuple[int, int] | None = None):
+                 shape: tuple[int, int] | None = None, hold_activations: float = 0.0,
+                 probes: Sequence[str] | None = None, probe_positions: str = DEFAULT_POSITIONS):
         check_site(site)
+        if hold_activations < 0:
+            raise PolistanceError(f"--hold-activations {hold_activations}: must not be negative")
         self.site = site
+        self.hold_activations = float(hold_activations)
+        self.probes = list(probes or [])
+        self.probe_positions = check_positions(probe_positions)
+        self.anchor = None
+        self.drift: dict | None = None
         self.shape = None if shape is None else (int(shape[0]), int(shape[1]))  # (layers, width) localised on
         self.neurons = {int(l): np.unique(np.asarray(d, dtype=np.int64)) for l, d in neurons.items() if len(d)}
         self.provenance = dict(provenance or {})
@@ -146,12 +159,30 @@ class InhibitMask:
             )
         for m in self.masked:
             self._handles.append(m.param.register_hook(_zero_rows(m.rows)))
+        if self.hold_activations > 0:
+            from .anchor import ActivationAnchor
+
+            self.anchor = ActivationAnchor(self.neurons, self.site, self.hold_activations)
+            self.anchor.attach(model)
 
     def detach(self) -> None:
-        """Remove the gradient hooks (the saved rows stay for :meth:`check`)."""
+        """Remove the gradient hooks and the activation penalty (the saved rows stay for :meth:`check`)."""
         for h in self._handles:
             h.remove()
         self._handles = []
+        if self.anchor is not None:
+            self.anchor.detach()
+
+    def measure_drift(self, model, tokenizer) -> dict | None:
+        """How far the inhibited activations moved on the probes (None without probes or a PEFT model)."""
+        if not self.probes or tokenizer is None or not hasattr(model, "disable_adapter"):
+            return None
+        from .drift import measure_model_drift
+
+        layers, width = site_shape(model, self.site)
+        flat = np.concatenate([layer * width + dims for layer, dims in sorted(self.neurons.items())])
+        self.drift = measure_model_drift(model, tokenizer, flat, self.site, width, self.probes, self.probe_positions)
+        return self.drift
 
     # ---- guards ---------------------------------------------------------------------------
     @torch.no_grad()
@@ -184,9 +215,11 @@ class InhibitMask:
             def on_optimizer_step(self, args, state, control, **kwargs):
                 mask.restore()
 
-            def on_train_end(self, args, state, control, **kwargs):
+            def on_train_end(self, args, state, control, model=None, processing_class=None, **kwargs):
                 if not mask.check():
                     raise RuntimeError("InhibitFT: inhibited rows changed during training")
+                if model is not None:
+                    mask.measure_drift(model, processing_class)
 
         return [InhibitFTCallback()]
 
@@ -198,6 +231,7 @@ class InhibitMask:
             "writers": list(WRITERS[self.site]),
             "n_neurons": self.n_neurons,
             "neurons_per_layer": {str(l): int(d.size) for l, d in sorted(self.neurons.items())},
+            "hold_activations": self.hold_activations,
             **self.provenance,
         }
 
@@ -209,6 +243,8 @@ class InhibitMask:
             "optimizer_steps_checked": self.steps_checked,
             "max_drift_restored": self.restored_drift,
             "rows_verified_unchanged": self.verified,
+            "activation_drift": self.drift,
+            "hold_activations": self.anchor.summary() if self.anchor is not None else None,
         }
 
 
@@ -217,104 +253,3 @@ def _zero_rows(rows: torch.Tensor):
         return grad.index_fill(0, rows, 0.0)
 
     return hook
-
-
-def mask_from_neuron_file(nf: NeuronFile, top_percent: float, adapter: str | None = None, provenance: dict | None = None) -> InhibitMask:
-    """An InhibitMask over the general neurons of a neuron file at ``top_percent``.
-
-    With ``adapter`` the general set of that fine-tuned model; otherwise the file's only adapter,
-    or (several adapters) the neurons general for every one of them.
-    """
-    names = list(nf.scores)
-    if adapter is not None:
-        general = nf.sets(adapter, top_percent).general
-    elif len(names) == 1:
-        adapter = names[0]
-        general = nf.sets(adapter, top_percent).general
-    else:
-        general = nf.general_over_adapters(top_percent)
-    info = {
-        "top_percent": top_percent,
-        "neuron_adapter": adapter or "intersection:" + ",".join(names),
-        "neurons_general_per_layer": per_layer_counts(general, nf.layers, nf.width).tolist(),
-        **(provenance or {}),
-    }
-    return InhibitMask(by_layer(general, nf.width), nf.site, info, shape=(nf.layers, nf.width))
-
-
-def _config_shape(model_path: str, site: str) -> tuple[int, int] | None:
-    """(layers, neurons per layer) of ``site`` from a model's config, or None when it cannot be read."""
-    try:
-        from transformers import AutoConfig
-
-        config = AutoConfig.from_pretrained(model_path)
-    except (OSError, ValueError):
-        return None  # loading the model itself will report this properly
-    if hasattr(config, "get_text_config"):
-        config = config.get_text_config()
-    layers = getattr(config, "num_hidden_layers", None)
-    width = getattr(config, "hidden_size" if site == "mlp_out" else "intermediate_size", None)
-    if not isinstance(layers, int) or not isinstance(width, int):
-        return None
-    return layers, width
-
-
-def check_neuron_model(nf: NeuronFile, model: str, source: str | Path = "neuron file") -> None:
-    """Refuse a neuron file localised on another base model than ``model`` (the model about to be trained).
-
-    Compared: the layer count and width of the file's site against the model's config, and the
-    weights hash recorded by ``polistance localize`` against the model's. When either side has no
-    weights hash (e.g. a hub id that is not a local folder), the model names are compared instead.
-    """
-    from ..engine import models
-
-    path = models.resolve(model)
-    recorded = nf.model if isinstance(nf.model, dict) else {}
-    shape = _config_shape(path, nf.site)
-    if shape is not None and shape != (nf.layers, nf.width):
-        raise PolistanceError(
-            f"--inhibit {source}: localised on {recorded.get('model') or 'a model'} with {nf.layers} layers x {nf.width} "
-            f"{nf.site} neurons, but --model {model} has {shape[0]} x {shape[1]}; localise on the model you train"
-        )
-    theirs, ours = recorded.get("weights_sha256"), models.weights_hash(path)
-    if theirs and ours:
-        same, what = theirs == ours, f"weights sha256 {theirs[:12]}... vs {ours[:12]}..."
-    else:
-        named = recorded.get("model")
-        same, what = (named is None or str(named) == str(path)), f"model {named} vs {path}; no weights hash to compare"
-    if not same:
-        raise PolistanceError(
-            f"--inhibit {source}: localised on {recorded.get('model') or 'another model'}, not on --model {model} "
-            f"({path}): {what}. Neuron indices only carry over to the model they were found in; "
-            f"run `polistance localize --model {model}` first"
-        )
-
-
-def load_inhibit_mask(file: str | Path, top_percent: float, site: str | None = None, adapter: str | None = None,
-                      model: str | None = None) -> InhibitMask:
-    """Read a neuron file and build the InhibitFT mask for its top ``top_percent``% general neurons.
-
-    This is what ``polistance train ideology --inhibit FILE --inhibit-top N`` calls; the mask's
-    ``describe()`` carries the file's path and sha256 and ``N`` into the adapter manifest. With
-    ``model`` (the base model about to be trained) a file localised on another model is refused.
-    """
-    path = Path(file)
-    nf = NeuronFile.load(path)
-    if site is not None and site != nf.site:
-        raise PolistanceError(f"--inhibit {path}: the file holds site {nf.site!r} neurons, not {site!r}")
-    if not 0 < float(top_percent) <= 100:
-        raise PolistanceError(f"--inhibit-top {top_percent}: expected a percentage in (0, 100]")
-    if model is not None:
-        check_neuron_model(nf, model, path)
-    mask = mask_from_neuron_file(
-        nf,
-        float(top_percent),
-        adapter,
-        {"neurons_file": str(path), "neurons_sha256": file_sha256(path), "neurons_model": nf.model},
-    )
-    if not mask.neurons:  # refuse now, before a training run starts and prepares its output folder
-        raise PolistanceError(
-            f"--inhibit {path}: no general neurons at top {float(top_percent):g}% (the topics' top sets do not "
-            "intersect); nothing to inhibit, try a larger --inhibit-top"
-        )
-    return mask

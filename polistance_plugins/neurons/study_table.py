@@ -1,48 +1,48 @@
-"""The InhibitFT study's table as Markdown: per fine-tuning topic and inhibition level, the in-topic
-effect, cross-topic generalisation, and reduction and retention with their intervals."""
+"""The InhibitFT study's tables as Markdown: pooled arms, paired comparisons, and per-topic rows."""
 
 from __future__ import annotations
 
 import math
 
 
-def markdown_table(table) -> str:
-    """The study table as Markdown (reduction and retention with their intervals).
+def _f(v, spec="+.4f") -> str:
+    return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
 
-    An interval that does not contain its own point estimate is marked with a dagger: the
-    bootstrap distribution sits away from the estimate, the sign of a statistic dominated by
-    noise (|s| of a near-zero shift grows under resampling).
-    """
 
-    def f(v, spec="+.3f"):
-        return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
+def _ci(r: dict, key: str, spec: str = "+.4f") -> str:
+    lo, hi = r.get(key + "_lo"), r.get(key + "_hi")
+    interval = "" if lo is None or (isinstance(lo, float) and math.isnan(lo)) else f" [{_f(lo, spec)}, {_f(hi, spec)}]"
+    return _f(r.get(key), spec) + interval
 
-    flagged = []
 
-    def ci(r, key):
-        v, lo, hi = r.get(key), r.get(key + "_lo"), r.get(key + "_hi")
-        if not isinstance(v, float) or math.isnan(v):
-            return "–"
-        off = not (lo <= v <= hi) if not (math.isnan(lo) or math.isnan(hi)) else False
-        flagged.append(off)
-        return f"{f(v, '+.2f')} [{f(lo, '+.2f')}, {f(hi, '+.2f')}]" + (" †" if off else "")
+def _p(v) -> str:
+    return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"p={v:.3g}"
 
-    lines = [
-        "| n% | fine-tuning topic T | neurons inhibited | s_plain(T,T) | s_inhibit(T,T) | retention [95% CI] | CTG plain | CTG InhibitFT | reduction [95% CI] |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in table.to_dict("records"):
-        if r.get("note"):
-            lines.append(f"| {r['inhibit_top']:g} | {r['topic']} | 0 | | | | | | {r['note']} |")
-            continue
-        lines.append(
-            f"| {r['inhibit_top']:g} | {'**all (pooled)**' if r['topic'] == 'all' else r['topic']} | "
-            f"{('Σ ' if r['topic'] == 'all' else '') + str(int(r['n_neurons']))} | "
-            f"{f(r['in_topic_plain'])} | {f(r['in_topic_inhibit'])} | {ci(r, 'retention')} | "
-            f"{f(r['ctg_plain'], '.3f')} | {f(r['ctg_inhibit'], '.3f')} | {ci(r, 'reduction')} |"
-        )
-    text = "\n".join(lines) + "\n"
-    if any(flagged):
-        text += ("\n† the bootstrap interval excludes its own point estimate: the statistic is dominated by "
-                 "resampling noise (e.g. |s| of shifts near zero), so read the point estimate as not distinguishable from noise.\n")
-    return text
+
+def markdown_report(arms, comps, units, measure: str, cfg) -> str:
+    """Three tables: arms pooled over units, paired comparisons, and each fine-tuning topic (mean over seeds)."""
+    lines = [f"Measure: {measure}. Units: (fine-tuning topic, seed) pairs, matched across arms. "
+             "IN = in-topic effect s(T, T); CTG = mean of s(T, t) over the other topics; ratio = CTG / IN. "
+             "[95% intervals: two-level bootstrap over units and items]", "",
+             "| n% | arm | units | IN | CTG | ratio CTG/IN | general neurons' drift |",
+             "|---|---|---|---|---|---|---|"]
+    for r in arms.to_dict("records"):
+        drift = r.get("general_drift_ratio")
+        lines.append(f"| {r['inhibit_top']:g} | {r['arm']} | {r['units']} | {_ci(r, 'in_topic')} | {_ci(r, 'ctg')} | "
+                     f"{_ci(r, 'ratio', '.2f')} | {_f(drift, '.2f')} |")
+    lines += ["", "Paired over units: difference of means (arm - reference) with the permutation test's p-value; "
+              "reduction = 1 - CTG_arm / CTG_reference.", "",
+              "| n% | arm - reference | ΔIN | ΔCTG | CTG reduction | Δ ratio |", "|---|---|---|---|---|---|"]
+    for r in comps.to_dict("records"):
+        lines.append(f"| {r['inhibit_top']:g} | {r['arm']} - {r['reference']} | {_ci(r, 'd_in_topic')} ({_p(r['p_in_topic'])}) | "
+                     f"{_ci(r, 'd_ctg')} ({_p(r['p_ctg'])}) | {_ci(r, 'reduction', '+.2f')} | {_ci(r, 'd_ratio', '+.2f')} |")
+    lines += ["", f"Per fine-tuning topic: mean over {len(cfg.seeds)} seeds (lowest .. highest seed).", "",
+              "| n% | T | arm | IN | CTG |", "|---|---|---|---|---|"]
+    for (n, T, arm), g in units.groupby(["inhibit_top", "topic", "arm"], sort=False):
+        lines.append(f"| {n:g} | {T} | {arm} | {_f(g['in_topic'].mean())} ({_f(g['in_topic'].min())} .. "
+                     f"{_f(g['in_topic'].max())}) | {_f(g['ctg'].mean())} ({_f(g['ctg'].min())} .. {_f(g['ctg'].max())}) |")
+    lines.append("")
+    lines.append("general neurons' drift: how far the activations of the unit's general neurons moved (RMS change "
+                 "against the base on the held-out probe prompts, scaled by layer) relative to the other neurons of "
+                 "their layers; 0 = held still, 1 = moved like the others.")
+    return "\n".join(lines) + "\n"

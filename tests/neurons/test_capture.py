@@ -98,3 +98,34 @@ def test_contrast_accumulator_equals_rms_over_real_tokens(backend, attn_adapter_
 def test_unsupported_model_gives_clear_error():
     with pytest.raises(PolistanceError, match="mlp"):
         mlp_blocks(torch.nn.Sequential(torch.nn.Linear(2, 2)))
+
+
+def test_contrast_over_selected_positions_and_layer_scale(backend, attn_adapter_dir):
+    from polistance_plugins.neurons.capture import selection_masks
+    from polistance_plugins.neurons.positions import encode_probes
+
+    backend.load_adapter("T", str(attn_adapter_dir))
+    probes = encode_probes(backend.tokenizer, PROMPTS, "item")
+    seqs = [p.ids for p in probes]
+    select = selection_masks(seqs, [p.selected for p in probes], backend.batch_size)
+    base, tuned = Recorder(), Recorder()
+    with backend.use(None), base.attach(backend.net, "mlp_out"):
+        forward_batches(backend, seqs)
+    with backend.use("T"), tuned.attach(backend.net, "mlp_out"):
+        forward_batches(backend, seqs)
+    acc = ContrastAccumulator(base, layers=2, width=32, select=select)
+    with backend.use("T"), acc.attach(backend.net, "mlp_out"):
+        forward_batches(backend, seqs)
+    assert acc.count == sum(len(p.selected) for p in probes) < sum(len(s) for s in seqs)
+    # by hand: every prompt alone, its selected tokens only
+    sq, base_sq = np.zeros((2, 32)), np.zeros(2)
+    for b, batch_mask in enumerate(select):
+        for l in range(2):
+            x, y = base.batches[b][l][batch_mask].numpy(), tuned.batches[b][l][batch_mask].numpy()
+            sq[l] += ((y - x) ** 2).sum(0)
+            base_sq[l] += (x**2).sum()
+    np.testing.assert_allclose(acc.scores().reshape(2, 32), np.sqrt(sq / acc.count), rtol=1e-5)
+    np.testing.assert_allclose(acc.layer_scale(), np.sqrt(base_sq / (acc.count * 32)), rtol=1e-5)
+    # the selection masks sit on real tokens only, at the item's positions of each left-padded row
+    for b, batch_mask in enumerate(select):
+        assert not bool((batch_mask & ~base.masks[b]).any())

@@ -7,16 +7,18 @@ from hypothesis import strategies as st
 
 from polistance_plugins.errors import PolistanceError
 from polistance_plugins.neurons.contrast import (
-    NeuronFile,
     by_layer,
     general_set,
     n_top,
     per_layer_counts,
-    random_set,
+    matched_random_set,
     rms_difference,
+    scaled_scores,
     specific_sets,
+    top_neurons,
     top_percent,
 )
+from polistance_plugins.neurons.neuron_file import NeuronFile
 
 
 def test_rms_difference_hand_computed_and_padding_excluded():
@@ -73,16 +75,40 @@ def test_layer_helpers():
     assert per_layer_counts(idx, 3, 4).tolist() == [2, 2, 1]
     split = by_layer(idx, 4)
     assert {k: v.tolist() for k, v in split.items()} == {0: [0, 3], 1: [1, 2], 2: [3]}
-    r1, r2 = random_set(100, 10, seed=3), random_set(100, 10, seed=3)
-    assert r1.tolist() == r2.tolist() and len(set(r1.tolist())) == 10
-    assert random_set(100, 10, seed=4).tolist() != r1.tolist()
+
+
+def test_matched_random_set_has_the_layer_profile_and_avoids_the_set():
+    chosen = np.array([0, 1, 2, 13, 35, 36])  # 4 layers x 10: counts [3, 1, 0, 2]
+    for seed in range(20):
+        r = matched_random_set(chosen, 4, 10, seed)
+        assert per_layer_counts(r, 4, 10).tolist() == [3, 1, 0, 2]
+        assert not set(r.tolist()) & set(chosen.tolist()) and len(set(r.tolist())) == 6
+    assert matched_random_set(chosen, 4, 10, 1).tolist() == matched_random_set(chosen, 4, 10, 1).tolist()
+    assert len({tuple(matched_random_set(chosen, 4, 10, s).tolist()) for s in range(20)}) > 10
+    # 6 of layer 0's 10 neurons leave only 4 others: the draw then takes 6 from the whole layer
+    wide = matched_random_set(np.arange(6), 4, 10, 0)
+    assert per_layer_counts(wide, 4, 10).tolist() == [6, 0, 0, 0] and len(set(wide.tolist())) == 6
+
+
+def test_rankings_by_hand():
+    # layer 0 runs at scale 1, layer 1 at scale 10; raw scores of 2 layers x 4 neurons
+    scores = np.array([0.1, 0.9, 0.3, 0.2, 5.0, 6.0, 4.0, 9.0])
+    scale = np.array([1.0, 10.0])
+    assert scaled_scores(scores, scale).tolist() == pytest.approx([0.1, 0.9, 0.3, 0.2, 0.5, 0.6, 0.4, 0.9])
+    assert top_neurons(scores, 25, "raw", scale).tolist() == [7, 5]  # raw values: layer 1 only
+    assert top_neurons(scores, 25, "scaled", scale).tolist() == [1, 7]  # 0.9 and 0.9, lower index first
+    assert top_neurons(scores, 37.5, "scaled", scale).tolist() == [1, 7, 5]
+    assert top_neurons(scores, 25, "per-layer", scale).tolist() == [1, 7]  # one per layer
+    assert top_neurons(scores, 50, "per-layer", scale).tolist() == [1, 7, 5, 2]
+    assert scaled_scores(scores, np.array([0.0, 10.0]))[:4].tolist() == [0.0] * 4  # a silent layer scores 0
 
 
 def _file(rng, topics=("x", "y", "z")):
     return NeuronFile(
         site="mlp_out", layers=3, width=10, topics=list(topics), top_k=20.0, model={"model": "m"},
         adapters={"A": {"path": "/a", "sha256": "h", "topic": "x"}}, prompt_source={"file": "p"},
-        scores={"A": {t: rng.random(30) for t in topics}},
+        scores={"A": {t: rng.random(30) for t in topics}}, layer_scale={t: np.ones(3) for t in topics},
+        positions="item",
     )
 
 
@@ -114,6 +140,16 @@ def test_neuron_file_load_errors_name_the_field(tmp_path):
     (tmp_path / "other.json").write_text("{}")
     with pytest.raises(PolistanceError, match="format"):
         NeuronFile.load(tmp_path / "other.json")
+    raw = nf.to_dict()
+    raw["version"] = 1
+    bad.write_text(json.dumps(raw))
+    with pytest.raises(PolistanceError, match="version 1.*localize"):
+        NeuronFile.load(bad)
+    raw = nf.to_dict()
+    raw["ranking"] = "magic"
+    bad.write_text(json.dumps(raw))
+    with pytest.raises(PolistanceError, match="ranking"):
+        NeuronFile.load(bad)
 
 
 def test_general_over_adapters_is_intersection_of_generals():

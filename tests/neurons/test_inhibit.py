@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from polistance_plugins.errors import PolistanceError
-from polistance_plugins.neurons.contrast import NeuronFile
-from polistance_plugins.neurons.inhibit import InhibitMask, load_inhibit_mask
+from polistance_plugins.neurons.neuron_file import NeuronFile
+from polistance_plugins.neurons.inhibit import InhibitMask
+from polistance_plugins.neurons.inhibit_load import load_inhibit_mask
 
 NEURONS = {0: np.array([1, 5, 7]), 1: np.array([0, 31])}
 CHATS = [
@@ -189,6 +190,7 @@ def test_load_inhibit_mask_uses_the_general_set_and_records_provenance(tmp_path)
     nf = NeuronFile(
         site="mlp_out", layers=2, width=32, topics=topics, top_k=5.0, model={"model": "tiny"},
         adapters={"T": {"topic": "a"}}, prompt_source={}, scores={"T": {t: rng.random(64) for t in topics}},
+        layer_scale={t: np.ones(2) for t in topics}, positions="item",
     )
     # make neurons 3 and 40 top-ranked for both topics, so they are general at any k
     for t in topics:

@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from polistance_plugins.cli import main
-from polistance_plugins.neurons.contrast import NeuronFile, by_layer, file_sha256
+from polistance_plugins.neurons.contrast import by_layer
+from polistance_plugins.neurons.neuron_file import NeuronFile, file_sha256
 
 TOP = 20.0  # not the default 5, so the test sees that N reaches the mask
 TRAIN = ["train", "ideology", "--topic", "science", "--leaning", "left",
@@ -69,6 +70,12 @@ def test_inhibit_pins_the_general_neurons_and_records_the_file(neuron_file, tiny
     check = manifest["gradient_mask_verification"]
     assert check["rows_verified_unchanged"] is True and check["optimizer_steps_checked"] == 2
     assert check["rows_masked"] == general.size
+    # the parameters are pinned, the activations are measured: how far they moved against the others
+    drift = check["activation_drift"]
+    assert drift["probe_prompts"] == 48 and drift["positions"] == nf.positions == "item"
+    assert drift["n_neurons"] == general.size and drift["other_relative_change"] > 0
+    assert 0 <= drift["ratio"] and f"the inhibited activations moved {drift['ratio']:.2f}x as far" in out
+    assert mask["hold_activations"] == 0.0 and check["hold_activations"] is None
     assert json.loads((plain / "polistance.json").read_text())["gradient_mask"] is None
 
     for layer in range(nf.layers):
@@ -84,11 +91,11 @@ def test_inhibit_pins_the_general_neurons_and_records_the_file(neuron_file, tiny
 
 def test_inhibit_top_defaults_to_5_percent(neuron_file, tiny_model_dir, tmp_path, capsys, monkeypatch):
     from polistance_plugins.errors import PolistanceError
-    from polistance_plugins.neurons import inhibit
+    from polistance_plugins.neurons import inhibit_load as inhibit
 
     calls = []
 
-    def fake(file, top_percent, site=None, adapter=None, model=None):
+    def fake(file, top_percent, site=None, adapter=None, model=None, hold_activations=0.0):
         calls.append((str(file), top_percent, model))
         raise PolistanceError("stop before training")
 
@@ -105,12 +112,15 @@ def write_neurons(path, layers=2, width=32, model=None, scores=None):
     topics = ("race", "immigration")
     scores = scores or {t: np.r_[np.full(4, 9.0), rng.random(layers * width - 4)] for t in topics}
     nf = NeuronFile(site="mlp_out", layers=layers, width=width, topics=list(topics), top_k=5.0, model=model or {},
-                    adapters={"T": {}}, prompt_source={}, scores={"T": scores})
+                    adapters={"T": {}}, prompt_source={}, scores={"T": scores},
+                    layer_scale={t: np.ones(layers) for t in topics}, positions="item")
     return nf.save(path)
 
 
 @pytest.mark.parametrize("extra,message", [
     (["--inhibit-top", "5"], "--inhibit-top needs --inhibit FILE"),
+    (["--hold-activations", "5"], "--hold-activations needs --inhibit FILE"),
+    (["--inhibit", "{good}", "--hold-activations", "0"], "argument --hold-activations: 0 is out of range: must be above 0"),
     (["--inhibit", "{tmp}/missing.json"], "missing.json: cannot read"),
     (["--inhibit", "{bad_json}"], "invalid JSON"),
     (["--inhibit", "{not_neurons}"], "not a polistance neuron file"),

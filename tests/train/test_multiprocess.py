@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from polistance_plugins.neurons.contrast import NeuronFile, by_layer
+from polistance_plugins.neurons.contrast import by_layer
+from polistance_plugins.neurons.neuron_file import NeuronFile
 from tests.train.test_cli_train_inhibit import TOP, lora_b_down, neuron_file  # noqa: F401 - fixture
 
 ROOT = Path(__file__).resolve().parents[2]
