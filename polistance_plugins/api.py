@@ -23,6 +23,7 @@ from typing import Callable, Iterable, Mapping
 
 from .core.records import DEFAULT_MIN_MASS
 from .engine.backends import BackendSpec
+from .engine.device import AUTO, Placement
 from .engine.models import DEFAULT_MODEL
 from .errors import PolistanceError
 
@@ -121,20 +122,26 @@ def _folder(out, resume, runs_dir, label: str, overwrite: bool) -> Path:
 
 
 def _checked_adapters(adapters: Adapters, backend: Mapping | None) -> list[tuple[str, str]]:
-    """The adapters as pairs, each folder checked before any model loads; none with a served model."""
+    """The adapters as pairs, checked before any model loads: each local folder is a PEFT adapter;
+    with a served model (``api_base``) each is ``NAME=SERVED_MODEL``, a model name on the same server."""
     from .engine.adapter_files import check_adapter_dir
 
     pairs = adapter_list(adapters)
-    if pairs and (backend or {}).get("api_base"):
-        raise PolistanceError("--adapter works with local models only; serve adapters as separate API models")
-    for _, path in pairs:
-        check_adapter_dir(path)
+    served = bool((backend or {}).get("api_base"))
+    for name, path in pairs:
+        if served and not path.strip():
+            raise PolistanceError(f"--adapters {name}=: give the served model's name (NAME=SERVED_MODEL)")
+        if not served:
+            check_adapter_dir(path)
     return pairs
 
 
-def _spec(model: str, batch_size: int, backend: Mapping | None) -> BackendSpec:
-    """The backend to use: local weights, or a served model when ``backend`` names ``api_base``."""
-    return BackendSpec(model=model, batch_size=batch_size, **dict(backend or {}))
+def _spec(model: str, batch_size: int | str | None, backend: Mapping | None, placement: Placement,
+          prefix_sharing: bool = True) -> BackendSpec:
+    """The backend to use: local weights (loaded as ``placement`` says), or a served model when
+    ``backend`` names ``api_base``."""
+    return BackendSpec(model=model, batch_size=batch_size, placement=placement, share_prefix=prefix_sharing,
+                       **dict(backend or {}))
 
 
 def _stderr(msg: str) -> None:
@@ -150,7 +157,7 @@ def evaluate(
     paraphrases: str = "all",
     directions: str = "auto",
     limit: int | None = None,
-    batch_size: int = 16,
+    batch_size: int | str | None = None,
     min_mass: float = DEFAULT_MIN_MASS,
     seed: int = 0,
     out: str | Path | None = None,
@@ -158,6 +165,10 @@ def evaluate(
     resume: str | Path | None = None,
     overwrite: bool = False,
     backend: Mapping | None = None,
+    device: str = AUTO,
+    dtype: str = AUTO,
+    device_map: str | None = None,
+    prefix_sharing: bool = True,
     on_record: Callable[[dict], None] | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = _stderr,
@@ -165,7 +176,10 @@ def evaluate(
     """``polistance eval``: a 0-9 bank for the model and each adapter; returns the run read back.
 
     ``backend`` holds the options of a served model (``api_base``, ``api_model``, ``api_mode``,
-    ``tokenizer``, ``concurrency``) and ``system_prompt``; without it the weights are loaded here."""
+    ``tokenizer``, ``concurrency``) and ``system_prompt``; without it the weights are loaded here,
+    on ``device`` in ``dtype`` (``device_map="auto"`` spreads them over every GPU; docs/gpu.md).
+    ``batch_size``: a number, ``"auto"`` (the largest that fits) or None (16, or on ``resume`` the
+    recorded one). With a served model, ``adapters`` are ``NAME=SERVED_MODEL`` names on the server."""
     from .banks import load_bank
     from .engine.backends import make_backend
     from .engine.variants import load_variants
@@ -177,8 +191,9 @@ def evaluate(
     if not forms:
         raise PolistanceError(f"bank {loaded.name} has no rated items to ask")
     pairs = _checked_adapters(adapters, backend)
+    placement = Placement(device, dtype, device_map)
     folder = _folder(out, resume, runs_dir, f"{loaded.name}-{Path(str(model)).name}", overwrite)
-    be = make_backend(_spec(model, batch_size, backend))
+    be = make_backend(_spec(model, batch_size, backend, placement, prefix_sharing))
     variants = load_variants(be, pairs)
     if log:
         log(f"run folder: {folder}")
@@ -199,7 +214,7 @@ def compass(
     labels: Iterable[str] = ("numbers", "words"),
     limit: int | None = None,
     n_resamples: int = 2000,
-    batch_size: int = 16,
+    batch_size: int | str | None = None,
     min_mass: float = DEFAULT_MIN_MASS,
     seed: int = 0,
     out: str | Path | None = None,
@@ -207,10 +222,15 @@ def compass(
     resume: str | Path | None = None,
     overwrite: bool = False,
     backend: Mapping | None = None,
+    device: str = AUTO,
+    dtype: str = AUTO,
+    device_map: str | None = None,
+    prefix_sharing: bool = True,
     progress: bool = True,
     log: Callable[[str], None] | None = _stderr,
 ) -> Run:
-    """``polistance compass``: the compass point of the model and each adapter, with intervals and stability."""
+    """``polistance compass``: the compass point of the model and each adapter, with intervals and
+    stability. The model options are ``evaluate``'s."""
     from .engine.backends import make_backend
     from .engine.variants import load_variants
     from .instruments.compass import CompassForms, build_forms, load_source
@@ -221,9 +241,10 @@ def compass(
     src = load_source(source, pct_file)
     forms = build_forms(src, paraphrases, tuple(orders), tuple(labels), limit)
     pairs = _checked_adapters(adapters, backend)
+    placement = Placement(device, dtype, device_map)
     label = "compass" if src.name == "compass" else f"compass-{Path(src.name).stem}"
     folder = _folder(out, resume, runs_dir, f"{label}-{Path(str(model)).name}", overwrite)
-    be = make_backend(_spec(model, batch_size, backend))
+    be = make_backend(_spec(model, batch_size, backend, placement, prefix_sharing))
     variants = load_variants(be, pairs)
     if log:
         log(f"run folder: {folder} ({len(src)} propositions, {len(forms)} forms, {len(variants)} model(s))")
@@ -241,6 +262,10 @@ def compare(
     resume: str | Path | None = None,
     overwrite: bool = False,
     backend: Mapping | None = None,
+    device: str = AUTO,
+    dtype: str = AUTO,
+    device_map: str | None = None,
+    prefix_sharing: bool = True,
     progress: bool = True,
     log: Callable[[str], None] | None = _stderr,
     **options,
@@ -248,7 +273,10 @@ def compare(
     """``polistance compare``: base and adapters on the chosen suites, one run folder with the report.
 
     ``options`` are the fields of ``pipelines.compare.CompareOptions`` (``suites``, ``banks``,
-    ``control``, ``topics``, ``limit``, ``compass_source``, ``samples``, ``grader``, ...)."""
+    ``control``, ``topics``, ``limit``, ``batch_size``, ``compass_source``, ``samples``, ``grader``,
+    ``grader_api_model``, ...). The model options are ``evaluate``'s; the placement applies to a
+    local ``grader`` too. With a served model, ``adapters`` are model names on the same server
+    (vLLM ``--lora-modules``) and elaboration samples through the server."""
     from .engine.backends import make_backend
     from .pipelines.compare import CompareOptions, check_inputs, parse_suites, run_compare
 
@@ -260,18 +288,20 @@ def compare(
         value = options.get(key)
         if isinstance(value, str):
             options[key] = tuple(v.strip() for v in value.split(",") if v.strip())
+    options.setdefault("placement", Placement(device, dtype, device_map))
     opts = CompareOptions(**options)
     opts = dataclasses.replace(opts, suites=parse_suites(opts.suites))
-    if (backend or {}).get("api_base") and "elaboration" in opts.suites:
-        raise PolistanceError("--suite elaboration samples and grades on local weights (--model); for a model behind "
-                              "--api-base run `inspect eval polistance_plugins/elaboration` and `polistance report --inspect-logs`")
+    if opts.grader_api_model and not (backend or {}).get("api_base"):
+        raise PolistanceError("--grader-api-model names a served model: it needs --api-base (or use --grader MODEL)")
+    if opts.grader_api_model and opts.grader:
+        raise PolistanceError("--grader and --grader-api-model exclude each other: give one grader")
     names = [n for n, _ in adapter_list(adapters)]
     if opts.control and opts.control not in names:
         raise PolistanceError(f"--control {opts.control!r}: not one of the adapters ({', '.join(names) or 'none given'})")
     pairs = _checked_adapters(adapters, backend)
     check_inputs(opts)
     folder = _folder(out, resume, runs_dir, f"compare-{Path(str(model)).name}", overwrite)
-    be = make_backend(_spec(model, opts.batch_size, backend))
+    be = make_backend(_spec(model, opts.batch_size, backend, opts.placement, prefix_sharing))
     run_compare(be, pairs, folder, opts, resume=bool(resume), overwrite=overwrite, progress=progress,
                 log=log or (lambda m: None))
     return load_run(folder)

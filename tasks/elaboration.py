@@ -59,6 +59,10 @@ def elaboration(
     grader_mode: str = "logprob",
     grader_top_logprobs: int = 20,
     grader_min_mass: float = DEFAULT_MIN_MASS,
+    device: str = "auto",
+    dtype: str = "auto",
+    device_map: str | None = None,
+    batch_size: int | str = 16,
 ) -> Task:
     """Ask the model to explain prefilled answers; a grader categorises every explanation.
 
@@ -84,6 +88,10 @@ def elaboration(
       grader_mode: "logprob" (local graders) or "text" (API graders).
       grader_top_logprobs: next-token log-probabilities requested from the grader (logprob mode).
       grader_min_mass: grader probability on the category numbers below which a reply is unscored.
+      device: where ``base`` is loaded to choose targets: auto (CUDA, then MPS, then the CPU), cpu, cuda, cuda:N, mps.
+      dtype: its precision: auto (bfloat16 on GPUs that support it, float32 on the CPU), bfloat16, float16, float32.
+      device_map: "auto" spreads a model larger than one GPU over every GPU (accelerate).
+      batch_size: prompts per forward pass when choosing targets, or "auto" (the largest that fits).
     """
     loaded = load_bank(bank)
     keep = parse_topics(loaded, topics)
@@ -91,7 +99,8 @@ def elaboration(
         chosen = [t for t in read_targets(targets, loaded) if not keep or t.form.topic in keep]
     else:
         forms = bank_forms(loaded, "first", directions_for(loaded, directions), keep)
-        chosen = auto_targets(forms, base, adapter, parse_kinds(kinds, adapter), radical, normal, int(min_distance), float(min_probability))
+        chosen = auto_targets(forms, base, adapter, parse_kinds(kinds, adapter), radical, normal, int(min_distance),
+                              float(min_probability), batch_size=batch_size, device=device, dtype=dtype, device_map=device_map)
     if not chosen:
         raise PolistanceError("no elaboration targets: the targets file is filtered empty, or the adapter gives no answer "
                               "min_distance points from every answer of the base")

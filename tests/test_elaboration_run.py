@@ -54,13 +54,15 @@ class FakeGrader:
     def __init__(self, by_reply):
         self.by_reply, self.prompts = by_reply, []
 
-    def distributions(self, prompts, options, share_prefix=False):
-        assert tuple(options) == CODES and share_prefix
+    def score_prompts(self, prompts, options):
+        from polistance_plugins.engine.backends.base import ScoreResult
+
+        assert tuple(options) == CODES
         self.prompts += prompts
         out = []
         for p in prompts:
             reply = next(r for r in self.by_reply if f"\n{r}\n" in p)
-            out.append(distribution_from_option_logprobs(self.by_reply[reply], options))
+            out.append(ScoreResult(distribution_from_option_logprobs(self.by_reply[reply], options), method="exact"))
         return out
 
 

@@ -57,6 +57,11 @@ RESAMPLES = number(int, 100, 10_000_000)
 CONCURRENCY = number(int, 1, 1024)
 
 
+def BATCH_SIZE(text: str):
+    """``--batch-size``: ``auto`` (the largest batch that fits) or a count of at least 1."""
+    return "auto" if text == "auto" else COUNT(text)
+
+
 def parse_adapters(values: list[str] | None) -> list[tuple[str, str]]:
     """``--adapter DIR`` or ``--adapter NAME=DIR``; names default to the folder name."""
     out: list[tuple[str, str]] = []
@@ -78,10 +83,39 @@ def backend_options(args) -> dict:
             "api_mode": args.api_mode, "tokenizer": args.tokenizer, "concurrency": args.concurrency}
 
 
+def device_options(args) -> dict:
+    """``--device``, ``--dtype``, ``--device-map`` and ``--no-prefix-sharing`` as the API's keyword arguments."""
+    return {"device": args.device, "dtype": args.dtype, "device_map": args.device_map,
+            "prefix_sharing": not getattr(args, "no_prefix_sharing", False)}
+
+
 def add_run_size_args(p: argparse.ArgumentParser, what: str) -> None:
     """``--limit N`` (a smoke run on the first N items) and ``--quiet`` (no per-form lines or progress bars)."""
     p.add_argument("--limit", type=COUNT, default=None, metavar="N", help=f"ask only the first N {what} (a quick smoke run)")
     p.add_argument("--quiet", action="store_true", help="print no line per form and no progress bars, only the summary")
+
+
+def placement_from_args(args):
+    """``--device``, ``--dtype`` and ``--device-map`` as an ``engine.device.Placement`` (checked)."""
+    from ..engine.device import Placement
+
+    return Placement(args.device, args.dtype, args.device_map)
+
+
+def add_device_args(p: argparse.ArgumentParser) -> None:
+    """Where a local model runs and in what precision, and how many prompts go through it at once."""
+    from ..engine.device import DEVICE_MAPS, DTYPES
+
+    g = p.add_argument_group("device (local models)")
+    g.add_argument("--device", default="auto", metavar="auto|cpu|cuda|cuda:N|mps",
+                   help="where the model runs (default auto: CUDA, else MPS, else the CPU)")
+    g.add_argument("--dtype", default="auto", choices=DTYPES,
+                   help="weights' precision (default auto: bfloat16 on GPUs that support it, float32 on the CPU)")
+    g.add_argument("--device-map", default=None, choices=DEVICE_MAPS,
+                   help="spread a model larger than one GPU over every GPU (and the CPU) with accelerate")
+    g.add_argument("--batch-size", type=BATCH_SIZE, default=None, metavar="N|auto",
+                   help="prompts per forward pass: a number, or auto (the largest that fits, halving on "
+                        "out-of-memory); default 16, or on --resume the run's recorded one")
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
@@ -90,8 +124,12 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     from ..engine.models import DEFAULT_MODEL
 
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"named model, local HF folder or hub id (default {DEFAULT_MODEL})")
-    p.add_argument("--adapter", action="append", metavar="[NAME=]DIR", help="PEFT adapter folder; repeatable, each evaluated against the same loaded base")
-    p.add_argument("--batch-size", type=COUNT, default=16, help="prompts per forward pass (default 16)")
+    p.add_argument("--adapter", action="append", metavar="[NAME=]DIR",
+                   help="PEFT adapter folder, repeatable, each evaluated against the same loaded base; with --api-base, "
+                        "NAME=SERVED_MODEL names an adapter the server serves as its own model (vLLM --lora-modules)")
+    add_device_args(p)
+    p.add_argument("--no-prefix-sharing", action="store_true",
+                   help="compute every prompt in full instead of computing the start prompts share once per batch")
     p.add_argument("--system-prompt", default=None, help="system message (default: the chat template's own)")
     p.add_argument("--api-base", default=None, help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (key from OPENAI_API_KEY)")
     p.add_argument("--api-model", default=None, help="model name on the server")

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from ..errors import PolistanceError
-from .common import COUNT, NON_NEGATIVE, PROBABILITY, SEED, add_model_args, add_run_size_args, backend_options, fmt, parse_adapters
+from .common import (COUNT, NON_NEGATIVE, PROBABILITY, SEED, add_model_args, add_run_size_args, backend_options,
+                     device_options, fmt, parse_adapters)
 
 
 def _adapter_args(args) -> list[str]:
@@ -56,7 +57,8 @@ def cmd_compare(args) -> int:
         compass_paraphrases=args.compass_paraphrases, compass_orders=choice_list(args.compass_orders, ORDERS, "--compass-orders"),
         compass_labels=choice_list(args.compass_labels, LABEL_STYLES, "--compass-labels"),
         elaboration_bank=args.elaboration_bank, samples=args.samples, max_new_tokens=args.max_new_tokens,
-        radical=args.radical, normal=args.normal, grader=args.grader,
+        radical=args.radical, normal=args.normal, grader=args.grader, grader_api_model=args.grader_api_model,
+        grader_tokenizer=args.grader_tokenizer, **device_options(args),
     )
     print_overview(run.folder)
     print(f"\nreport: {run.report}")
@@ -97,7 +99,9 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("compare", help="base model vs its adapters on the chosen suites: one run folder, one HTML report")
     add_model_args(p)
-    p.add_argument("--adapters", action="append", metavar="NAME=DIR[,NAME=DIR...]", help="PEFT adapter folders to compare with the base (comma-separated; repeatable)")
+    p.add_argument("--adapters", action="append", metavar="NAME=DIR[,NAME=DIR...]",
+                   help="PEFT adapter folders to compare with the base (comma-separated; repeatable); with --api-base, "
+                        "NAME=SERVED_MODEL: adapters served as model names on the same server (vLLM --lora-modules)")
     p.add_argument("--control", default=None, metavar="NAME", help="the adapter trained on neutral content: shifts are also reported relative to it")
     p.add_argument("--suite", default="questionnaire", help="comma-separated suites: questionnaire, compass, elaboration (default questionnaire)")
     p.add_argument("--bank", default=",".join(DEFAULT_BANKS), help=f"questionnaire banks, comma-separated (default {','.join(DEFAULT_BANKS)})")
@@ -119,6 +123,10 @@ def register(subparsers) -> None:
     e.add_argument("--normal", type=NON_NEGATIVE, default=None, help="normal targets (the base model's modal answers) every model explains (default: every question)")
     e.add_argument("--grader", default=None, metavar="MODEL",
                    help="local model that grades the replies (named model or HF folder; default: the base model, flagged as a weak grader)")
+    e.add_argument("--grader-api-model", default=None, metavar="NAME",
+                   help="with --api-base: a model served there grades the replies (category numbers read by echo or top-k)")
+    e.add_argument("--grader-tokenizer", default=None, metavar="NAME_OR_DIR",
+                   help="tokenizer of --grader-api-model when it differs from --tokenizer")
     p.set_defaults(func=cmd_compare)
 
     p = subparsers.add_parser("report", help="rebuild a report from a run folder, or build one from lm-eval / Inspect outputs")

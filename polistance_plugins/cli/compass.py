@@ -6,7 +6,7 @@ import json
 import sys
 
 from ..errors import PolistanceError
-from .common import RESAMPLES, add_model_args, add_run_size_args, backend_options, fmt, parse_adapters
+from .common import RESAMPLES, add_model_args, add_run_size_args, backend_options, device_options, fmt, parse_adapters
 
 
 def _interval(ci) -> str:
@@ -64,6 +64,7 @@ def cmd_compass(args) -> int:
         labels=choice_list(args.labels, LABEL_STYLES, "--labels"), limit=args.limit, n_resamples=args.n_resamples,
         batch_size=args.batch_size, min_mass=args.min_mass, seed=args.seed, out=args.out, runs_dir=args.runs_dir,
         resume=args.resume, overwrite=args.overwrite, backend=backend_options(args), progress=not args.quiet,
+        **device_options(args),
     )
     summaries = json.loads((run.folder / "summary.json").read_text())
     print_table(summaries, run.manifest["config"]["source"])

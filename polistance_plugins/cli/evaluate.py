@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from .common import add_model_args, add_run_size_args, backend_options, bar, fmt, parse_adapters
+from .common import add_model_args, add_run_size_args, backend_options, bar, device_options, fmt, parse_adapters
 
 
 def show_record(rec: dict) -> None:
@@ -40,7 +40,7 @@ def cmd_eval(args) -> int:
         args.model, bank=args.bank, adapters=parse_adapters(args.adapter), topics=args.topics, paraphrases=args.paraphrases,
         directions=args.directions, limit=args.limit, batch_size=args.batch_size, min_mass=args.min_mass, seed=args.seed,
         out=args.out, runs_dir=args.runs_dir, resume=args.resume, overwrite=args.overwrite, backend=backend_options(args),
-        on_record=None if args.quiet else show_record, progress=not args.quiet,
+        on_record=None if args.quiet else show_record, progress=not args.quiet, **device_options(args),
     )
     print_summary(run.tables["summary"], f"per-topic stance ({args.bank})")
     print(f"\nwrote {run.folder}/items.jsonl, summary.csv, manifest.json")

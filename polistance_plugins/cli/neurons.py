@@ -8,14 +8,14 @@ import sys
 from pathlib import Path
 
 from ..errors import PolistanceError
-from .common import COUNT, PERCENT, POSITIVE, PROBABILITY, RESAMPLES, SEED
+from .common import COUNT, PERCENT, POSITIVE, PROBABILITY, RESAMPLES, SEED, add_device_args, placement_from_args
 
 
 def _model_args(p, site_default: str | None = "mlp_out") -> None:
     from ..engine.models import DEFAULT_MODEL
 
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"named model or local HF folder (default {DEFAULT_MODEL})")
-    p.add_argument("--batch-size", type=COUNT, default=16, help="prompts per forward pass (default 16)")
+    add_device_args(p)
     p.add_argument("--system-prompt", default=None, help="system message (default: the chat template's own)")
     p.add_argument("--threads", type=COUNT, default=None,
                    help="CPU threads for torch (default: one per idle core, from the load average)")
@@ -42,7 +42,9 @@ def _backend(args):
     from ..engine.backends.hf import LocalBackend
 
     _threads(args)
-    return LocalBackend(models.resolve(args.model), batch_size=args.batch_size, system_prompt=args.system_prompt)
+    p = placement_from_args(args)
+    return LocalBackend(models.resolve(args.model), batch_size=args.batch_size or 16, system_prompt=args.system_prompt,
+                        device=p.device, dtype=p.dtype, device_map=p.device_map)
 
 
 def _topics(spec: str, available: list[str], flag: str = "--topics") -> list[str]:
@@ -229,7 +231,8 @@ def cmd_study(args) -> int:
         arms=[a.strip() for a in args.arms.split(",") if a.strip()], inhibit_top=_percent_list(args.inhibit_top, "--inhibit-top"),
         hold_weight=args.hold_weight, leaning=args.leaning, site=args.site, positions=args.positions, ranking=args.ranking,
         paraphrases=args.paraphrases, directions=("normal", "reversed") if args.directions == "both" else ("normal",),
-        eval_batch_size=args.batch_size, n_resamples=args.n_resamples, stats_seed=args.seed, min_mass=args.min_mass,
+        eval_batch_size=args.batch_size or 16, placement=placement_from_args(args), n_resamples=args.n_resamples,
+        stats_seed=args.seed, min_mass=args.min_mass,
         max_steps=args.steps, learning_rate=args.learning_rate, rank=args.rank, batch_size=args.train_batch_size,
     )
     cfg.validate()

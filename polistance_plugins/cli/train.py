@@ -33,6 +33,7 @@ def default_out(data_id: str) -> Path:
 
 def _train(args, data, method: str, gradient_mask=None) -> int:
     from ..train import train_dpo, train_sft
+    from ..train.distributed import is_main_process
 
     import torch
 
@@ -43,14 +44,18 @@ def _train(args, data, method: str, gradient_mask=None) -> int:
     threads = args.threads or auto_threads()
     torch.set_num_threads(threads)
     out = Path(args.out) if args.out else default_out(data.id)
-    print(f"training {data.id} ({len(data)} examples, {method}) on {args.model} -> {out} "
-          f"[{threads} torch thread{'s' if threads > 1 else ''}]", file=sys.stderr)
+    main = is_main_process()  # under accelerate launch / torchrun only one process prints
+    if main:
+        print(f"training {data.id} ({len(data)} examples, {method}) on {args.model} -> {out} "
+              f"[{threads} torch thread{'s' if threads > 1 else ''}]", file=sys.stderr)
     trainer = train_dpo if method == "dpo" else train_sft
     result = trainer(args.model, data, out, config_from_args(args), gradient_mask,
-                     overwrite=args.overwrite, resume=args.resume)
+                     overwrite=args.overwrite, resume=args.resume, log=_main_only(main))
+    if not main:
+        return 0
     print(result.summary())
     if gradient_mask is not None:
-        v = gradient_mask.verification()
+        v = result.manifest["gradient_mask_verification"]
         state = "verified unchanged" if v["rows_verified_unchanged"] else "NOT verified"
         print(f"InhibitFT: {v['rows_masked']} rows of {len(v['parameters_masked'])} parameters pinned, "
               f"{state} after {v['optimizer_steps_checked']} optimizer steps")
@@ -61,6 +66,10 @@ def _train(args, data, method: str, gradient_mask=None) -> int:
     return 0
 
 
+def _main_only(main: bool):
+    return (lambda m: print(m, file=sys.stderr)) if main else (lambda m: None)
+
+
 def inhibit_mask(args):
     """The InhibitFT mask of ``--inhibit FILE --inhibit-top N`` (None without ``--inhibit``)."""
     if args.inhibit is None:
@@ -68,11 +77,13 @@ def inhibit_mask(args):
     from ..neurons import load_inhibit_mask
 
     top = DEFAULT_INHIBIT_TOP if args.inhibit_top is None else args.inhibit_top
+    from ..train.distributed import is_main_process
+
     mask = load_inhibit_mask(args.inhibit, top, model=args.model, hold_activations=args.hold_activations or 0.0)
     held = f"; their activations' change is penalised with weight {args.hold_activations:g}" if args.hold_activations else ""
-    print(f"InhibitFT: {mask.n_neurons} general {mask.site} neurons (top {top:g}% of {args.inhibit}): the parameters "
-          f"that write them get no update{held}",
-          file=sys.stderr)
+    if is_main_process():  # under accelerate launch / torchrun only one process prints
+        print(f"InhibitFT: {mask.n_neurons} general {mask.site} neurons (top {top:g}% of {args.inhibit}): the parameters "
+              f"that write them get no update{held}", file=sys.stderr)
     return mask
 
 

@@ -31,6 +31,7 @@ from ..instruments.elaboration import (
     judge_prompt,
 )
 from ..instruments.questionnaire import Form, answered_by
+from .loop import score_texts
 
 # Targets are generated and graded in chunks of about this many replies: a crash loses at most one
 # chunk, and a resumed run regenerates whole chunks with the same seed, so its replies are identical.
@@ -75,17 +76,26 @@ def _chunk_seed(seed: int, label: str, index: int) -> int:
 
 def grade_replies(grader, questions: Sequence[tuple[str, int]], replies: Sequence[str], min_mass: float,
                   follow_up: str = FOLLOW_UP) -> list[dict]:
-    """Grade each reply with ``grader`` (a local backend, used as it is: the caller picks its
-    adapter): the probability of each category number as the next token, read by ``grader_choice``.
-    The judge prompts' common instructions are computed once per batch (``share_prefix``)."""
+    """Grade each reply with ``grader`` (a local or served backend, used as it is: the caller picks
+    its adapter): the probability of each category number as the next token, read by
+    ``grader_choice``. A local grader computes the judge prompts' common instructions once per batch
+    (prefix sharing); a served one reads them by echo or top-k, and ``grader_method`` and
+    ``grader_coverage`` say which and how many category numbers it saw."""
     prompts = [judge_prompt(q, a, r, "logprob", follow_up) for (q, a), r in zip(questions, replies)]
     out = []
-    for dist in grader.distributions(prompts, CODES, share_prefix=True):
+    for res in score_texts(grader, prompts, CODES):
+        if res.distribution is None:
+            out.append({"category": None, "grader_probs": None, "grader_mass": None, "grader_method": None,
+                        "grader_coverage": 0, "problem": f"grader request failed: {res.error}"})
+            continue
+        dist = res.distribution
         index, problem = grader_choice(dist, min_mass)
         out.append({
             "category": CATEGORIES[index] if index is not None else None,
             "grader_probs": dict(zip(CATEGORIES, dist.probs)),
             "grader_mass": dist.mass,
+            "grader_method": res.method,
+            "grader_coverage": dist.coverage,
             "problem": problem,
         })
     return out
@@ -117,8 +127,6 @@ def evaluate_elaboration(
     """
     from tqdm import tqdm
 
-    from .backends.generate import sample_replies
-
     per_chunk = max(1, CHUNK_REPLIES // max(1, samples))
     counts = {"recorded": 0, "skipped": 0, "failed": 0, "unscored": 0}
     total = sum(len(targets.get(v.label, ())) for v in variants) * samples
@@ -133,8 +141,8 @@ def evaluate_elaboration(
                 bar.update(len(chunk) * samples)
                 continue
             with backend.use(variant.adapter):
-                replies = sample_replies(
-                    backend, [follow_up_conversation(t, follow_up) for t in chunk], n=samples,
+                replies = backend.sample_replies(
+                    [follow_up_conversation(t, follow_up) for t in chunk], n=samples,
                     max_new_tokens=max_new_tokens, temperature=temperature, batch_size=batch_size,
                     seed=_chunk_seed(seed, variant.label, c), stats=stats,
                 )
@@ -173,12 +181,22 @@ def _record(variant, bank: str | None, target: ElaborationTarget, sample: int, k
 
 
 def target_distributions(backend, forms: Sequence[Form], variants, progress=None) -> dict[str, list[Distribution]]:
-    """The 0-9 distribution of every form under every variant (what the targets are chosen from)."""
+    """The 0-9 distribution of every form under every variant (what the targets are chosen from),
+    from a local or a served backend."""
+    from ..errors import PolistanceError
+
     prompts = [f.prompt() for f in forms]
     out = {}
     for v in variants:
         with backend.use(v.adapter):
-            out[v.label] = backend.distributions(prompts, DIGITS, progress)
+            results = score_texts(backend, prompts, DIGITS)
+        failed = [r.error for r in results if r.distribution is None]
+        if failed:
+            raise PolistanceError(f"elaboration targets: {len(failed)} of {len(prompts)} questions could not be scored "
+                                  f"for {v.label} ({failed[0]})")
+        out[v.label] = [r.distribution for r in results]
+        if progress:
+            progress(len(prompts))
     return out
 
 
@@ -191,17 +209,21 @@ def auto_targets(
     normal: int | None = None,
     min_distance: int = MIN_DISTANCE,
     min_probability: float = MIN_ANSWER_PROBABILITY,
-    batch_size: int = 16,
+    batch_size: int | str = 16,
+    device: str = "auto",
+    dtype: str = "auto",
+    device_map: str | None = None,
 ) -> list[ElaborationTarget]:
     """Choose targets by scoring ``forms`` on the base model and on base + adapter (local weights).
 
     ``base`` is a named model, a local folder or a hub id (``models.resolve``); ``adapter`` a PEFT
-    adapter folder. The distributions are the exact ones ``polistance eval`` records.
+    adapter folder; ``device``/``dtype``/``device_map``/``batch_size`` as for ``polistance eval``.
+    The distributions are the exact ones ``polistance eval`` records.
     """
     from . import models
     from .backends.hf import LocalBackend
 
-    backend = LocalBackend(models.resolve(base), batch_size=batch_size)
+    backend = LocalBackend(models.resolve(base), batch_size=batch_size, device=device, dtype=dtype, device_map=device_map)
     prompts = [f.prompt() for f in forms]
     with backend.use(None):
         base_dists = backend.distributions(prompts, DIGITS)

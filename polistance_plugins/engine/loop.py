@@ -10,6 +10,7 @@ says how to prompt each form, its answer options, and how a distribution becomes
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -17,9 +18,53 @@ from typing import Callable, Sequence
 from ..version import __version__
 from ..core.records import DEFAULT_MIN_MASS, record_key
 from ..prompts import template_source
+from .device import AUTO
 from .prompt_checks import check_formset
-from .runs import RunWriter
-from .variants import Variant, adapter_hash
+from .runs import MANIFEST, RunWriter
+from .variants import Variant
+
+DEFAULT_BATCH_SIZE = 16
+
+
+def recorded_config(folder: str | Path) -> dict:
+    """The configuration a run folder's manifest records ({} when there is none to read)."""
+    try:
+        return json.loads((Path(folder) / MANIFEST).read_text()).get("config") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def settle_batch_size(backend, requested, prompts: Sequence[str] = (), *, folder: str | Path | None = None,
+                      resume: bool = False, recorded: Callable[[dict], object] = lambda c: c.get("batch_size"),
+                      extra_tokens: int = 0) -> int:
+    """The batch size a run uses, and the one its configuration records.
+
+    A number is used as given. ``None`` (not given) is 16, and ``auto`` is the largest batch that
+    fits on the device (``LocalBackend.settle_batch_size``: the longest of ``prompts``, halving on
+    out-of-memory; 16 for a served model). On ``--resume`` both reuse the batch size the run
+    recorded (``recorded`` reads it from the configuration), so the resumed run computes exactly
+    what the first one did."""
+    value = requested
+    if resume and requested in (None, AUTO) and folder is not None:
+        found = recorded(recorded_config(folder))
+        value = found if found is not None else requested
+    if value is None:
+        value = DEFAULT_BATCH_SIZE
+    settle = getattr(backend, "settle_batch_size", None)
+    if value == AUTO:
+        if settle is None:
+            return DEFAULT_BATCH_SIZE
+        contexts = [backend.encode(backend.chat_prompt(p)) for p in _longest(prompts)]
+        return settle(contexts, extra_tokens=extra_tokens)
+    value = int(value)
+    if settle is not None:
+        backend.batch_size = value
+    return value
+
+
+def _longest(prompts: Sequence[str], n: int = 4) -> list[str]:
+    """The few longest prompts by characters (what the auto batch size is probed with)."""
+    return sorted(prompts, key=len, reverse=True)[:n]
 
 
 def run_config(backend_info: dict, formset, variants: Sequence[Variant], seed: int, min_mass: float,
@@ -34,9 +79,7 @@ def run_config(backend_info: dict, formset, variants: Sequence[Variant], seed: i
         **formset.identity(),
         "template": template,
         "template_sha256": hashlib.sha256(template_source(template).encode()).hexdigest(),
-        "variants": [
-            {"label": v.label, "adapter": v.adapter_path, "adapter_sha256": adapter_hash(v.adapter_path)} for v in variants
-        ],
+        "variants": [v.identity() for v in variants],
         "forms": len(formset.forms),
         "forms_sha256": hashlib.sha256("\n".join(f.key for f in formset.forms).encode()).hexdigest(),
         "seed": seed,
@@ -44,6 +87,12 @@ def run_config(backend_info: dict, formset, variants: Sequence[Variant], seed: i
         "batch_size": batch_size,
         **extra,
     }
+
+
+def score_texts(backend, prompts: Sequence[str], options: Sequence[str]):
+    """One ``ScoreResult`` per user prompt over ``options``: the one call every scoring makes (forms
+    here, judge prompts and target questions in ``elaborate``), on a local or a served backend."""
+    return backend.score_prompts(list(prompts), tuple(options))
 
 
 def score_forms(
@@ -82,7 +131,7 @@ def score_forms(
                     groups.setdefault(tuple(formset.options(forms[i])), []).append(i)
                 results = {}
                 for options, members in groups.items():
-                    for i, res in zip(members, backend.score_prompts([prompts[i] for i in members], options)):
+                    for i, res in zip(members, score_texts(backend, [prompts[i] for i in members], options)):
                         results[i] = res
                 for i in idx:
                     if keys[i] in writer.done:
@@ -127,15 +176,17 @@ class ScoredRun:
         self.writer.write_manifest(status=self.status, extra={"counts": self.counts, **extra})
 
 
-def score_into_folder(backend, formset, variants: Sequence[Variant], folder: str | Path, *, batch_size: int = 16,
+def score_into_folder(backend, formset, variants: Sequence[Variant], folder: str | Path, *, batch_size: int | str | None = None,
                       min_mass: float = DEFAULT_MIN_MASS, seed: int = 0, resume: bool = False, overwrite: bool = False,
                       backend_info: dict | None = None, config_extra: dict | None = None,
                       on_record: Callable[[dict], None] | None = None, progress: bool = True, desc: str = "scoring") -> ScoredRun:
     """Score a form set for every variant into a run folder (new, or resumed when ``resume``).
 
-    The caller writes its summaries, then calls ``finish()`` for the manifest."""
+    ``batch_size``: a number, ``auto`` or None (``settle_batch_size``). The caller writes its
+    summaries, then calls ``finish()`` for the manifest."""
     folder = Path(folder)
     check_formset(backend, formset)
+    batch_size = settle_batch_size(backend, batch_size, [formset.prompt(f) for f in formset.forms], folder=folder, resume=resume)
     config = run_config(backend_info or backend.describe(), formset, variants, seed, min_mass, batch_size, **(config_extra or {}))
     writer = RunWriter(folder, config, resume=resume, overwrite=overwrite)
     try:

@@ -15,11 +15,22 @@ REFERENCE = "base"
 
 @dataclass(frozen=True)
 class Variant:
-    """One model to evaluate: a label, and the adapter name to activate (None = the base model)."""
+    """One model to evaluate: a label, and the adapter name to activate (None = the base model).
+
+    A local adapter has its folder (``adapter_path``); a served one the model name it has on the
+    server (``served_model``, e.g. a vLLM ``--lora-modules`` entry)."""
 
     label: str
     adapter: str | None = None
     adapter_path: str | None = None
+    served_model: str | None = None
+
+    def identity(self) -> dict:
+        """What names this model in a run configuration."""
+        out = {"label": self.label, "adapter": self.adapter_path, "adapter_sha256": adapter_hash(self.adapter_path)}
+        if self.served_model:
+            out["served_model"] = self.served_model
+        return out
 
 
 def adapter_hash(path: str | None) -> str | None:
@@ -34,6 +45,7 @@ def adapter_hash(path: str | None) -> str | None:
 
 def load_variants(backend, adapters: Sequence[tuple[str, str]], flag: str = "--adapter") -> list[Variant]:
     """The base and every ``(name, folder)`` adapter, each loaded into ``backend`` under its name.
+    For a served backend the second element is the adapter's model name on the server.
 
     Names must be unique and may not be the reserved ``base``; an adapter already loaded under
     its name is not loaded again."""
@@ -48,5 +60,8 @@ def load_variants(backend, adapters: Sequence[tuple[str, str]], flag: str = "--a
     for name, path in adapters:
         if name not in getattr(backend, "adapters", {}):
             backend.load_adapter(name, path)
-        variants.append(Variant(name, name, str(Path(path).resolve())))
+        if getattr(backend, "kind", "local") == "api":
+            variants.append(Variant(name, name, None, path))
+        else:
+            variants.append(Variant(name, name, str(Path(path).resolve())))
     return variants

@@ -153,7 +153,7 @@ class Recorder:
         if self.dims is None:
             self.batches[b][layer] = act.detach().clone()
         elif layer in self.dims:
-            self.batches[b][layer] = act.detach().index_select(-1, self.dims[layer])
+            self.batches[b][layer] = act.detach().index_select(-1, self.dims[layer].to(act.device))
         return None
 
     @contextlib.contextmanager
@@ -198,7 +198,8 @@ class Patcher:
         source = self.recorded.batches[b][layer]
         if source.shape[:2] != act.shape[:2]:
             raise RuntimeError(f"patched forward {b} has shape {tuple(act.shape[:2])}, recorded {tuple(source.shape[:2])}")
-        return act.index_copy(-1, self.dims[layer], source.index_select(-1, self.slots[layer]).to(act.dtype))
+        dims, slots = self.dims[layer].to(act.device), self.slots[layer].to(source.device)
+        return act.index_copy(-1, dims, source.index_select(-1, slots).to(act.device, act.dtype))
 
     @contextlib.contextmanager
     def attach(self, model: torch.nn.Module, site: str):
@@ -234,7 +235,7 @@ class ContrastAccumulator:
     def _tokens(self, b: int, act: torch.Tensor) -> torch.Tensor:
         mask = self.tap.mask
         if mask is None:
-            mask = torch.ones(act.shape[:2], dtype=torch.bool)
+            mask = torch.ones(act.shape[:2], dtype=torch.bool, device=act.device)
         ref_mask = self.reference.masks[b]
         if ref_mask is not None and not torch.equal(ref_mask, mask):
             raise RuntimeError(f"forward {b}: the padding differs from the reference forward")
@@ -332,5 +333,6 @@ def run_forwards(net: torch.nn.Module, seqs: Sequence[Sequence[int]], batch_size
 
 
 def forward_batches(backend, seqs: Sequence[Sequence[int]], progress=None) -> None:
-    """:func:`run_forwards` on a backend's model, in its batch size and with its padding token."""
-    run_forwards(backend.net, seqs, backend.batch_size, backend.tokenizer.pad_token_id, progress)
+    """:func:`run_forwards` on a backend's model, in its batch size (``auto`` settled on ``seqs``) and
+    with its padding token."""
+    run_forwards(backend.net, seqs, backend.settle_batch_size(seqs), backend.tokenizer.pad_token_id, progress)

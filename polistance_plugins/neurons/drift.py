@@ -77,7 +77,8 @@ def measure_adapter_drift(backend, neurons: Mapping[str, np.ndarray], site: str,
 
     _, width = site_shape(backend.net, site)
     probes = encode_probes(backend.tokenizer, texts, positions, backend.system_prompt)
-    scores, scale = contrast_runs(backend.net, probes, site, backend.batch_size, backend.tokenizer.pad_token_id,
+    size = backend.settle_batch_size([p.ids for p in probes])  # a number, or ``auto`` settled on these probes
+    scores, scale = contrast_runs(backend.net, probes, site, size, backend.tokenizer.pad_token_id,
                                   lambda: backend.use(None), {n: (lambda n=n: backend.use(n)) for n in neurons}, progress)
     return {n: drift_summary(scores[n], scale, idx, width) for n, idx in neurons.items()}
 

@@ -92,7 +92,8 @@ def contrast_scores(
     for topic, texts in prompts_by_topic.items():
         probes = encode_probes(backend.tokenizer, texts, positions, backend.system_prompt)
         found, layer_scale[topic] = contrast_runs(
-            backend.net, probes, site, backend.batch_size, backend.tokenizer.pad_token_id, lambda: backend.use(None),
+            backend.net, probes, site, backend.settle_batch_size([p.ids for p in probes]), backend.tokenizer.pad_token_id,
+            lambda: backend.use(None),
             {name: (lambda n=name: backend.use(n)) for name in adapters}, progress)
         for name in adapters:
             scores[name][topic] = found[name]

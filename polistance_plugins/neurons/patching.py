@@ -42,7 +42,7 @@ def patched_logprobs(
     record_dims = by_layer(union, width)
     patch_dims = {name: by_layer(idx, width) for name, idx in sets.items()}
     out: dict[str, list[list[float]]] = {"base": [], "tuned": [], **{name: [] for name in sets}}
-    step = max(1, backend.batch_size)
+    step = max(1, backend.settle_batch_size([backend.encode(c) for c in contexts]))
     for start in range(0, len(contexts), step):
         chunk = list(contexts[start : start + step])
         with backend.use(None):

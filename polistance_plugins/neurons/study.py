@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..core.records import DEFAULT_MIN_MASS
+from ..engine.device import Placement
 from ..errors import PolistanceError
 from .contrast import DEFAULT_RANKING
 from .positions import DEFAULT_POSITIONS
@@ -56,7 +57,8 @@ class StudyConfig:
     bank: str = "topics"
     paraphrases: str = "first"
     directions: tuple[str, ...] = ("normal",)
-    eval_batch_size: int = 16
+    eval_batch_size: int | str = 16
+    placement: Placement = field(default_factory=Placement)  # where the evaluations run (training: TRL/accelerate)
     min_mass: float = DEFAULT_MIN_MASS
     n_resamples: int = 2000
     stats_seed: int = 0  # the bootstrap's and the permutation tests' random draws
@@ -132,7 +134,9 @@ def run_study(cfg: StudyConfig, out: str | Path, log: Callable[[str], None] | No
 
     # 2. localisation from the first seed's plain adapters, on the held-out prompts of every evaluation topic
     t0 = time.monotonic()
-    backend = LocalBackend(models.resolve(cfg.model), batch_size=cfg.eval_batch_size)
+    p = cfg.placement
+    backend = LocalBackend(models.resolve(cfg.model), batch_size=cfg.eval_batch_size, device=p.device, dtype=p.dtype,
+                           device_map=p.device_map)
     prompts_all = heldout_prompts(IDEOLOGY_DATA)
     missing = [t for t in eval_topics if t not in prompts_all]
     if missing:

@@ -1,7 +1,8 @@
 """Side-by-side comparison of a base model and its adapters: one loaded base, one run folder, one report.
 
-``run_compare`` loads nothing itself: it takes a ``LocalBackend`` (the base, loaded once), loads
-each adapter next to it, evaluates base + adapters on the chosen suites through the same scoring
+``run_compare`` loads nothing itself: it takes a backend (a ``LocalBackend`` with the base loaded
+once, or an ``ApiBackend`` whose adapters are model names on the same server), adds each adapter
+to it, evaluates base + adapters on the chosen suites through the same scoring
 loop ``polistance eval`` and ``polistance compass`` use (``engine.loop.score_forms``), and writes
 ``runs/NAME/``:
 
@@ -19,14 +20,15 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
 from ..version import __version__
 from ..banks import load_bank
 from ..core.records import DEFAULT_MIN_MASS
-from ..engine.loop import run_config, run_order, score_forms
+from ..engine.device import Placement
+from ..engine.loop import run_config, run_order, score_forms, settle_batch_size
 from ..engine.prompt_checks import check_formset
 from ..engine.runs import RunWriter
 from ..engine.variants import REFERENCE, load_variants
@@ -50,7 +52,7 @@ class CompareOptions:
     topics: tuple[str, ...] | None = None
     paraphrases: str = "all"
     directions: str = "auto"
-    batch_size: int = 16
+    batch_size: int | str | None = None
     min_mass: float = DEFAULT_MIN_MASS
     seed: int = 0
     compass_source: str = "compass"
@@ -65,6 +67,9 @@ class CompareOptions:
     radical: int | None = 3
     normal: int | None = None
     grader: str | None = None
+    grader_api_model: str | None = None
+    grader_tokenizer: str | None = None
+    placement: Placement = field(default_factory=Placement)
     limit: int | None = None  # first N items of every bank and compass source (smoke runs)
 
 
@@ -152,15 +157,34 @@ def _elaboration_plan(options: CompareOptions):
 
 
 def _grader(backend, options: CompareOptions):
-    """(grader backend or None = the base model itself, description for the report's banner)."""
+    """(grader backend or None = the base model itself, description for the report's banner).
+
+    The grader is a local model (``grader``), a model served next to the compared ones
+    (``grader_api_model``: same server, same tokenizer unless ``grader_tokenizer``), or else the
+    base model itself, flagged as a weak grader."""
     describe = backend.describe()
+    if options.grader and options.grader_api_model:
+        raise PolistanceError("--grader and --grader-api-model exclude each other: give one grader")
+    if options.grader_api_model:
+        if backend.kind != "api":
+            raise PolistanceError("--grader-api-model names a served model: it needs --api-base (or use --grader MODEL)")
+        from ..engine.backends.api import ApiBackend
+
+        grader = ApiBackend(backend.base_url, options.grader_api_model, options.grader_tokenizer or backend.tokenizer_name,
+                            backend.mode, backend.concurrency, backend.system_prompt, retry=backend.retry, log=backend.log)
+        mine = grader.describe()
+        return grader, {"model": f"{mine['model']} (served at {mine['base_url']}; category numbers read by {mine['mode']})",
+                        "weak": options.grader_api_model == describe.get("model"), "source": "polistance compare",
+                        "served": True, "mode": mine["mode"]}
     if options.grader is None:
         return None, {"model": f"{describe['model']} (the base model, next-token probabilities of the category numbers)",
                       "weak": True, "source": "polistance compare"}
     from ..engine import models
     from ..engine.backends.hf import LocalBackend
 
-    grader = LocalBackend(models.resolve(options.grader), batch_size=options.batch_size)
+    p = options.placement
+    grader = LocalBackend(models.resolve(options.grader), batch_size=options.batch_size, device=p.device, dtype=p.dtype,
+                          device_map=p.device_map)
     mine = grader.describe()
     return grader, {"model": f"{mine['model']} (next-token probabilities of the category numbers)",
                     "weak": mine.get("weights_sha256") == describe.get("weights_sha256"), "source": "polistance compare",
@@ -187,6 +211,15 @@ def run_compare(
     plan = _questionnaire_plan(options) if "questionnaire" in suites else []
     compass = _compass_plan(options) if "compass" in suites else None
     elaboration = _elaboration_plan(options) if "elaboration" in suites else None
+    folder = Path(out)
+    for fs in plan + [compass] * bool(compass):
+        check_formset(backend, fs)
+    prompts = [fs.prompt(f) for fs in plan + [compass] * bool(compass) for f in fs.forms]
+    if elaboration:
+        prompts += [f.prompt() for f in elaboration[1]]
+    options = replace(options, batch_size=settle_batch_size(
+        backend, options.batch_size, prompts, folder=folder, resume=resume,
+        recorded=lambda c: c.get("options", {}).get("batch_size"), extra_tokens=options.max_new_tokens if elaboration else 0))
     grader, grader_info = _grader(backend, options) if elaboration else (None, None)
     t0 = time.perf_counter()
     variants = load_variants(backend, adapters, flag="--adapters")
@@ -200,7 +233,8 @@ def run_compare(
         "options": {**asdict(options), "suites": list(suites)},
         "reference": REFERENCE,
         "control": options.control,
-        "variants": [{"label": v.label, "adapter": v.adapter_path} for v in variants],
+        "variants": [{"label": v.label, "adapter": v.adapter_path, **({"served_model": v.served_model} if v.served_model else {})}
+                     for v in variants],
         "questionnaire": {fs.scope: run_config(describe, fs, variants, options.seed, options.min_mass, options.batch_size) for fs in plan},
     }
     if compass:
@@ -213,9 +247,6 @@ def run_compare(
                                  "normal": options.normal, "follow_up": FOLLOW_UP}
         config["grader"] = grader_info
     config = json.loads(json.dumps(config))  # the form it has when read back on --resume (tuples -> lists)
-    for fs in plan + [compass] * bool(compass):
-        check_formset(backend, fs)
-    folder = Path(out)
     writer = RunWriter(folder, config, resume=resume, overwrite=overwrite)
     log(f"compare: {len(variants)} models ({', '.join(v.label for v in variants)}) on {', '.join(suites)} -> {folder}")
     counts: dict[str, dict] = {}
@@ -258,7 +289,8 @@ def _run_elaboration(backend, grader, plan, variants, writer, options: CompareOp
                            REFERENCE, options.radical, options.normal)
     n = sum(len(v) for v in targets.values())
     log(f"elaboration {bank.name}: {n} targets x {options.samples} replies "
-        f"({', '.join(f'{k}: {len(v)}' for k, v in targets.items())}), graded by {'the base model' if grader is None else options.grader}")
+        f"({', '.join(f'{k}: {len(v)}' for k, v in targets.items())}), graded by "
+        f"{'the base model' if grader is None else options.grader or options.grader_api_model}")
     stats: dict = {}
     counts = evaluate_elaboration(
         backend, targets, variants, SuiteWriter(writer, "elaboration"), grader=grader, samples=options.samples,

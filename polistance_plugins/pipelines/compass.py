@@ -32,7 +32,7 @@ def run_compass(
     variants: Sequence[Variant],
     folder: str | Path,
     *,
-    batch_size: int = 16,
+    batch_size: int | str | None = None,
     min_mass: float = DEFAULT_MIN_MASS,
     n_resamples: int = 2000,
     seed: int = 0,

@@ -26,7 +26,7 @@ class QuestionnaireRun:
 
 
 def run_questionnaire(backend, formset: QuestionnaireForms, variants: Sequence[Variant], folder: str | Path, *,
-                      batch_size: int = 16, min_mass: float = DEFAULT_MIN_MASS, seed: int = 0, resume: bool = False,
+                      batch_size: int | str | None = None, min_mass: float = DEFAULT_MIN_MASS, seed: int = 0, resume: bool = False,
                       overwrite: bool = False, backend_info: dict | None = None,
                       on_record: Callable[[dict], None] | None = None, progress: bool = True) -> QuestionnaireRun:
     """Score every form for every variant into ``folder`` and write ``summary.csv`` and the manifest."""

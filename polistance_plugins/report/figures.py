@@ -185,7 +185,8 @@ def plot_entropy(entropy: pd.DataFrame, colours: dict[str, str], out: Path, titl
             if len(pooled):
                 r = pooled.iloc[0]
                 lo, hi = r["ci_low"], r["ci_high"]
-                xerr = None if math.isnan(lo) else [[r["estimate"] - lo], [hi - r["estimate"]]]
+                # an interval over identical items is the estimate itself, give or take the last bit
+                xerr = None if math.isnan(lo) else [[max(0.0, r["estimate"] - lo)], [max(0.0, hi - r["estimate"])]]
                 ax.errorbar(r["estimate"], y, xerr=xerr, fmt="o", color=colours.get(m, "grey"), capsize=4, markersize=7)
                 ax.annotate(f"{_fmt(r['estimate'])}{r.get('significance', '')}  (n={r['n_items']})", (r["estimate"], y),
                             xytext=(0, 9), textcoords="offset points", ha="center", fontsize=7.5)

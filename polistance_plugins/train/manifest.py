@@ -32,14 +32,17 @@ def package_versions() -> dict:
     return out
 
 
-def runtime() -> dict:
-    """Where the run executes (explains its wall time; not part of the run's identity)."""
+def runtime(processes: dict | None = None) -> dict:
+    """Where the run executes (explains its wall time; not part of the run's identity): the device,
+    the number of processes and how they are joined (``distributed.placement``), threads, load."""
     import os
 
     import torch
 
     return {
         "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "world_size": 1,
+        **(processes or {}),
         "torch_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
@@ -64,7 +67,7 @@ def identity(manifest: dict) -> dict:
 
 
 def start_manifest(method: str, base_model: dict, dataset: dict, hyperparameters: dict, lora: dict,
-                   gradient_mask: dict | None, plan: dict) -> dict:
+                   gradient_mask: dict | None, plan: dict, processes: dict | None = None) -> dict:
     """The manifest of a run that is about to train."""
     return {
         "format_version": FORMAT_VERSION,
@@ -79,7 +82,7 @@ def start_manifest(method: str, base_model: dict, dataset: dict, hyperparameters
         "gradient_mask": gradient_mask,
         "plan": plan,
         "packages": package_versions(),
-        "runtime": runtime(),
+        "runtime": runtime(processes),
         "started": now(),
         "wall_time_seconds": 0.0,
     }

@@ -25,6 +25,7 @@ from ..errors import PolistanceError
 from .checkpoints import last_complete_checkpoint
 from .config import TrainConfig
 from .datasets import TrainData
+from .distributed import cpu_processes, fsdp_requested, gather, placement, process_state
 from .manifest import (
     MANIFEST,
     finish_manifest,
@@ -164,6 +165,9 @@ def trainer_arguments(config: TrainConfig, out: Path) -> dict:
         fp16=False,
         **{checkpointing: config.gradient_checkpointing},
         include_num_input_tokens_seen="non_padding",
+        use_cpu=cpu_processes(),  # several processes without CUDA: DDP over gloo
+        ddp_backend="gloo" if cpu_processes() else None,
+        ddp_find_unused_parameters=False,  # LoRA: every trainable parameter takes part in every step
         dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(),
         disable_tqdm=False,
@@ -230,6 +234,24 @@ def plan(n_examples: int, config: TrainConfig, world_size: int = 1) -> dict:
     return {"n_examples": n_examples, "world_size": world_size, "steps_per_epoch": per_epoch, "total_steps": total}
 
 
+def prepare_fsdp(trainer) -> None:
+    """FSDP with PEFT (as PEFT documents it): trainable and frozen parameters wrapped apart."""
+    from peft.utils.other import fsdp_auto_wrap_policy
+
+    plugin = trainer.accelerator.state.fsdp_plugin
+    if not getattr(plugin, "use_orig_params", False):
+        plugin.auto_wrap_policy = fsdp_auto_wrap_policy(trainer.model)
+
+
+def merge_verifications(per_process: list[dict]) -> dict:
+    """The main process's mask verification, unchanged only when every process's rows stayed put."""
+    merged = dict(per_process[0])
+    if len(per_process) > 1:
+        merged["rows_verified_unchanged"] = all(v.get("rows_verified_unchanged") for v in per_process)
+        merged["per_process"] = per_process
+    return merged
+
+
 # ---- the run ----------------------------------------------------------------------------------
 BuildTrainer = Callable[..., object]
 
@@ -238,8 +260,6 @@ def run(method: str, model: str, data: TrainData, out: str | Path, config: Train
         build_trainer: BuildTrainer, gradient_mask: GradientMask | None = None, *, overwrite: bool = False,
         resume: bool = False, callbacks: Sequence | None = None, log: Callable[[str], None] | None = None) -> TrainResult:
     """Train a LoRA adapter on ``data`` into ``out`` with the trainer ``build_trainer`` makes."""
-    from accelerate import PartialState
-
     from ..engine import models
 
     session_start = time.monotonic()
@@ -252,13 +272,16 @@ def run(method: str, model: str, data: TrainData, out: str | Path, config: Train
         raise PolistanceError(f"dataset {data.id} has no examples")
     if gradient_mask is not None and not isinstance(gradient_mask, GradientMask):
         raise TypeError("gradient_mask must provide attach(model), callbacks() and describe()")
+    if gradient_mask is not None and fsdp_requested():
+        raise PolistanceError("a gradient mask (InhibitFT) pins rows of whole parameters, which FSDP shards: "
+                              "train it with DDP (accelerate launch without --use_fsdp)")
     out = Path(out)
-    state = PartialState()
+    state = process_state()
     path = models.resolve(model)
     base = {"id": model, "path": str(path), "weights_sha256": models.weights_hash(str(path))}
     manifest = start_manifest(method, base, data.describe(), config.to_dict(), lora_settings(config),
                               gradient_mask.describe() if gradient_mask is not None else None,
-                              plan(len(data), config, state.num_processes))
+                              plan(len(data), config, state.num_processes), placement(state))
     checkpoint = None
     if state.is_main_process:
         checkpoint = prepare_output(out, overwrite, resume, log)
@@ -280,6 +303,9 @@ def run(method: str, model: str, data: TrainData, out: str | Path, config: Train
     with _quiet_dataset_bars(), _no_checkpointing_notice():
         trainer = build_trainer(model=model_obj, tokenizer=tokenizer, dataset=data.to_hf(), peft_config=lora_config(config),
                                 arguments=trainer_arguments(config, out), config=config)
+    fsdp = bool(getattr(trainer, "is_fsdp_enabled", False))
+    if fsdp:
+        prepare_fsdp(trainer)
     if gradient_mask is not None:
         gradient_mask.attach(trainer.model)
         for cb in gradient_mask.callbacks():
@@ -293,13 +319,15 @@ def run(method: str, model: str, data: TrainData, out: str | Path, config: Train
 
     with _no_checkpointing_notice():
         output = trainer.train(resume_from_checkpoint=checkpoint)
+    if fsdp:  # gather the sharded LoRA weights so the folder is a plain PEFT adapter
+        trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
     trainer.save_model(str(out))
     result_manifest = finish_manifest(
         manifest, trainer.state.log_history, trainer.state.global_step, int(trainer.state.num_input_tokens_seen or 0),
         session_seconds=time.monotonic() - session_start, train_seconds=float(output.metrics.get("train_runtime", 0.0)))
     verification = getattr(gradient_mask, "verification", None)
-    if callable(verification):  # what the mask did (InhibitFT: rows pinned, steps checked, rows unchanged)
-        result_manifest["gradient_mask_verification"] = verification()
+    if callable(verification):  # what the mask did (InhibitFT: rows pinned, steps checked, rows unchanged), per process
+        result_manifest["gradient_mask_verification"] = merge_verifications(gather(verification()))
     if state.is_main_process:
         write_manifest(out, result_manifest)
         shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)

@@ -9,6 +9,12 @@ exact scoring over HTTP can be compared with scoring the same weights in process
 - ``POST /v1/chat/completions`` with ``logprobs`` / ``top_logprobs``,
 - ``GET /v1/models``,
 
+and serves several model names from one loaded model, as vLLM serves LoRA adapters
+(``--lora-modules``): ``served`` maps each name to an adapter loaded in the backend (None = the
+base), and ``planted`` gives a name exact log-probabilities for chosen tokens (e.g. the digits) at
+every position, so a test knows the distribution that must come out. Completions without echo and
+with ``temperature > 0`` are sampled (``n`` choices, seeded by ``seed``),
+
 in the JSON shapes the vLLM and llama.cpp (llama-cpp-python) OpenAI-compatible servers document:
 legacy completion ``logprobs`` = ``{tokens, token_logprobs, top_logprobs, text_offset}`` with
 ``null`` for the first echoed token, chat ``logprobs.content[i] = {token, logprob, bytes,
@@ -119,6 +125,9 @@ class FakeOpenAIServer:
         max_requests: int = 20000,
         max_seconds: float = 300.0,
         cache: dict | None = None,
+        served: dict[str, str | None] | None = None,
+        planted: dict[str, dict[str, float]] | None = None,
+        n_per_request: bool = True,
     ):
         if flavor not in ("vllm", "llamacpp"):
             raise ValueError("flavor is 'vllm' or 'llamacpp'")
@@ -150,6 +159,10 @@ class FakeOpenAIServer:
         self._thread: threading.Thread | None = None
         self._watchdog: threading.Timer | None = None
         self.stopped_by_watchdog = False
+        self.planted = {name: dict(values) for name, values in (planted or {}).items()}
+        self.served = None if served is None and not planted else {**{n: None for n in self.planted}, **(served or {})}
+        self.n_per_request = n_per_request  # False: ignore ``n`` and return one sample (as llama-cpp-python does)
+        self._planted_ids = {name: {self._token_id(t): v for t, v in values.items()} for name, values in self.planted.items()}
         self._busy = 0
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -207,6 +220,24 @@ class FakeOpenAIServer:
         return None
 
     # ---- the model ------------------------------------------------------------------------
+    def _token_id(self, text: str) -> int:
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        if len(ids) != 1:
+            raise ValueError(f"planted token {text!r} is {len(ids)} tokens")
+        return ids[0]
+
+    def names(self) -> list[str]:
+        """The model names ``GET /v1/models`` lists."""
+        return list(self.served) if self.served is not None else [self.model]
+
+    def route(self, name) -> str:
+        """The served name a request's ``model`` field selects; an unknown one is a 404 (as in vLLM)."""
+        if self.served is None:
+            return self.model
+        if name not in self.served:
+            raise _BadRequest(404, f"The model `{name}` does not exist.")
+        return name
+
     def encode(self, text: str) -> list[int]:
         """The server's tokenisation: the tokenizer's default (special tokens as it adds them)."""
         ids = self._encoded.get(text)
@@ -223,20 +254,45 @@ class FakeOpenAIServer:
             text = self._pieces[token_id] = self.tokenizer.decode([token_id])
         return text
 
-    def _logprobs(self, ids: list[int], all_positions: bool):
+    def _logprobs(self, ids: list[int], all_positions: bool, name: str | None = None):
         """Log-softmax over the vocabulary at every position of one unpadded sequence, or only at
-        its last position (what predicts the next token)."""
+        its last position (what predicts the next token), for the served model ``name``: its
+        adapter active, its planted log-probabilities written over the model's."""
         import torch
 
-        with self._model_lock, torch.inference_mode():
+        adapter = (self.served or {}).get(name)
+        with self._model_lock, torch.inference_mode(), self.backend.use(adapter):
             # One thread: on a loaded 2-core machine, thread hand-offs cost more than a tiny model's maths.
             threads = torch.get_num_threads()
             torch.set_num_threads(1)
             try:
                 out = self.backend.net(input_ids=torch.tensor([ids]), use_cache=False, logits_to_keep=0 if all_positions else 1)
-                return torch.log_softmax(out.logits[0].float(), dim=-1)
+                rows = torch.log_softmax(out.logits[0].float(), dim=-1)
+                for token, value in self._planted_ids.get(name, {}).items():
+                    rows[:, token] = value
             finally:
                 torch.set_num_threads(threads)
+        return rows
+
+    def sample(self, ids: list[int], n: int, max_tokens: int, temperature: float, seed, name: str) -> list[tuple[list[int], str]]:
+        """``n`` replies sampled at ``temperature`` (token ids and finish reason), seeded per choice."""
+        import torch
+
+        eos = self.tokenizer.convert_tokens_to_ids("<|im_end|>")
+        out = []
+        for c in range(n):
+            gen = torch.Generator().manual_seed((int(seed or 0) * 131 + c * 7 + len(ids)) % (2**31))
+            seq, reply, reason = list(ids), [], "length"
+            for _ in range(max_tokens):
+                row = self._logprobs(seq, all_positions=False, name=name)[-1]
+                token = int(torch.multinomial(torch.softmax(row / temperature, -1), 1, generator=gen))
+                seq.append(token)
+                reply.append(token)
+                if token in (eos, self.tokenizer.eos_token_id):
+                    reason = "stop"
+                    break
+            out.append((reply, reason))
+        return out
 
     def _tops(self, rows, k: int) -> list[dict[str, float]]:
         """Top-``k`` token->logprob maps of several rows (duplicate token strings are summed)."""
@@ -257,21 +313,21 @@ class FakeOpenAIServer:
             out.append(top)
         return out
 
-    def score(self, ids: list[int], k: int, n_generate: int, prompt_tops: bool) -> dict:
+    def score(self, ids: list[int], k: int, n_generate: int, prompt_tops: bool, name: str | None = None) -> dict:
         """Ids, token log-probabilities and top-``k`` maps for a prompt and ``n_generate`` greedy tokens.
 
         Top-k maps are computed for the prompt positions only when ``prompt_tops`` (echo).
         """
         import torch
 
-        key = (tuple(ids), k, n_generate, prompt_tops)
+        key = (tuple(ids), k, n_generate, prompt_tops, name if self.served is not None else None)
         with self._lock:
             hit = self._cache.get(key)
         if hit is not None:
             return hit
         n = len(ids)
         seq = list(ids)
-        rows = self._logprobs(seq, all_positions=prompt_tops)  # the last row predicts token n
+        rows = self._logprobs(seq, all_positions=prompt_tops, name=name)  # the last row predicts token n
         token_lp: list[float | None] = [None] * n
         tops: list[dict | None] = [None] * n
         if prompt_tops:
@@ -285,7 +341,7 @@ class FakeOpenAIServer:
             seq.append(token)
             token_lp.append(float(last[token]))
             if step < n_generate - 1:
-                last = self._logprobs(seq, all_positions=False)[-1]
+                last = self._logprobs(seq, all_positions=False, name=name)[-1]
         if generated:
             tops += self._tops(torch.stack(generated), k)
         for j in range(1, len(seq)):
@@ -367,7 +423,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._log(None)
         if self.path.rstrip("/").endswith("/v1/models"):
-            self._send(200, {"object": "list", "data": [{"id": self.fake.model, "object": "model", "owned_by": "fake"}]})
+            self._send(200, {"object": "list", "data": [{"id": n, "object": "model", "owned_by": "fake"} for n in self.fake.names()]})
         else:
             self._send(404, _error_body(self.fake.flavor, 404, f"no route {self.path}"))
 
@@ -439,8 +495,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fault and fault.kind == "no_logprobs":
             for c in result["choices"]:
                 c["logprobs"] = None
-        if fault and fault.kind == "non_digits":
-            self._strip_digits(result, endpoint)
+        if fault and fault.kind == "non_digits":  # only the choices of the prompts the rule matches
+            hit = {i for i, t in enumerate(texts) if fault.match is None or fault.match in t}
+            self._strip_digits(result, endpoint, hit if endpoint == "completions" else None)
         if fault and fault.kind in LIES:
             # A lie told about the prompts the rule matches (a list request's other prompts stay honest).
             hit = [fault.match is None or fault.match in t for t in texts] if endpoint == "completions" else [True]
@@ -517,14 +574,18 @@ class _Handler(BaseHTTPRequestHandler):
             raise _BadRequest(400, "max_tokens=0 is only supported with echo")
         if max_tokens == 0 and fake.flavor == "llamacpp":
             max_tokens = 3  # "generate until the context is full", cut short here
+        name = fake.route(body.get("model"))
+        temperature = float(body.get("temperature", 1.0) if body.get("temperature") is not None else 1.0)
+        if temperature > 0 and not echo and k is None:
+            return self._sampled(body, prompts, name, max_tokens, temperature)
         choices, n_prompt_total, n_gen_total = [], 0, 0
         for i, ids in enumerate(prompts):
-            d = fake.score(ids, k or 0, max_tokens, prompt_tops=echo)
+            d = fake.score(ids, k or 0, max_tokens, prompt_tops=echo, name=name)
             n_prompt = d["n_prompt"]
             n_prompt_total += n_prompt
             n_gen_total += max_tokens
             skewed = fake.token_skew == "merge_tail" and (fake.skew_match is None or fake.skew_match in fake.tokenizer.decode(ids))
-            fkey = (tuple(ids), k, max_tokens, echo, skewed, fake.flavor)
+            fkey = (tuple(ids), k, max_tokens, echo, skewed, fake.flavor, name)
             frag = fake._fragments.get(fkey)
             if frag is not None:
                 choices.append(_Choice(i, frag))
@@ -575,6 +636,22 @@ class _Handler(BaseHTTPRequestHandler):
             "usage": {"prompt_tokens": n_prompt_total, "completion_tokens": n_gen_total, "total_tokens": n_prompt_total + n_gen_total},
         }
 
+    def _sampled(self, body: dict, prompts: list[list[int]], name: str, max_tokens: int, temperature: float) -> dict:
+        """A completion sampled at ``temperature``: ``n`` choices per prompt (one where the fake plays
+        a server that ignores ``n``)."""
+        fake = self.fake
+        n = int(body.get("n") or 1) if fake.n_per_request else 1
+        choices, used = [], 0
+        for ids in prompts:
+            for reply, reason in fake.sample(ids, n, max_tokens, temperature, body.get("seed"), name):
+                text = fake.tokenizer.decode(reply, skip_special_tokens=True)
+                choices.append({"index": len(choices), "text": text, "logprobs": None, "finish_reason": reason})
+                used += len(reply)
+        n_prompt = sum(len(ids) for ids in prompts)
+        return {"id": f"cmpl-fake{len(fake.requests)}", "object": "text_completion", "created": int(time.time()),
+                "model": name, "choices": choices,
+                "usage": {"prompt_tokens": n_prompt, "completion_tokens": used, "total_tokens": n_prompt + used}}
+
     def _chat(self, body: dict) -> dict:
         fake = self.fake
         messages = body.get("messages")
@@ -586,7 +663,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._check_k(k)
         max_tokens = int(body.get("max_tokens") or body.get("max_completion_tokens") or 16)
         text = fake.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        d = fake.score(fake.tokenizer(text, add_special_tokens=False)["input_ids"], k, max_tokens, prompt_tops=False)
+        name = fake.route(body.get("model"))
+        d = fake.score(fake.tokenizer(text, add_special_tokens=False)["input_ids"], k, max_tokens, prompt_tops=False, name=name)
         gen = d["ids"][d["n_prompt"] :]
         content = []
         for j, t in enumerate(gen, start=d["n_prompt"]):
@@ -609,9 +687,11 @@ class _Handler(BaseHTTPRequestHandler):
             "usage": {"prompt_tokens": d["n_prompt"], "completion_tokens": len(gen), "total_tokens": d["n_prompt"] + len(gen)},
         }
 
-    def _strip_digits(self, result: dict, endpoint: str) -> None:
-        """Keep only non-digit tokens in the first answer position's top logprobs."""
-        for c in result["choices"]:
+    def _strip_digits(self, result: dict, endpoint: str, only: set[int] | None = None) -> None:
+        """Keep only non-digit tokens in the first answer position's top logprobs (of the choices ``only``)."""
+        for n, c in enumerate(result["choices"]):
+            if only is not None and n not in only:
+                continue
             lp = c.get("logprobs")
             if not lp:
                 continue
@@ -655,9 +735,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--flavor", default="vllm", choices=["vllm", "llamacpp"])
     ap.add_argument("--max-top-k", type=int, default=20)
     ap.add_argument("--max-seconds", type=float, default=1800.0)
+    ap.add_argument("--name", default="fake-model", help="the base model's served name")
+    ap.add_argument("--adapter", action="append", default=[], metavar="NAME=DIR",
+                    help="serve a PEFT adapter under NAME (as vLLM --lora-modules); repeatable")
     args = ap.parse_args(argv)
     backend = LocalBackend(args.model_dir)
-    with FakeOpenAIServer(backend, flavor=args.flavor, max_top_k=args.max_top_k, max_requests=10**7, max_seconds=args.max_seconds) as srv:
+    served = {args.name: None} if args.adapter else None
+    for spec in args.adapter:
+        name, _, folder = spec.partition("=")
+        backend.load_adapter(name, folder)
+        served[name] = name
+    with FakeOpenAIServer(backend, model=args.name, flavor=args.flavor, max_top_k=args.max_top_k, max_requests=10**7,
+                          max_seconds=args.max_seconds, served=served) as srv:
         print(f"READY {srv.base_url}", flush=True)
         sys.stdin.read()  # returns when the parent closes our stdin (or exits)
     return 0

@@ -101,7 +101,7 @@ def test_shared_prefix_scoring_equals_plain_scoring_with_and_without_an_adapter(
                 for k, r in enumerate(replies)]
     for adapter in (None, "a"):
         with backend.use(adapter):
-            plain = backend.option_logprobs(contexts, CODES)
+            plain = backend.option_logprobs(contexts, CODES, share_prefix=False)
             saved = backend.shared_prefix_tokens
             shared = backend.option_logprobs(contexts, CODES, share_prefix=True)
         assert backend.shared_prefix_tokens - saved > 300 * 3  # batches of 4 and 1: the prefix computed once for 4
@@ -115,7 +115,7 @@ def test_shared_prefix_scoring_equals_plain_scoring_with_and_without_an_adapter(
 
 
 def test_common_prefix_length_leaves_each_sequence_a_token():
-    from polistance_plugins.engine.backends.hf import common_prefix_length
+    from polistance_plugins.engine.backends.prefix import common_prefix_length
 
     assert common_prefix_length([[1, 2, 3, 4], [1, 2, 5]]) == 2
     assert common_prefix_length([[1, 2, 3], [1, 2, 3, 4]]) == 2  # the shorter one keeps its last token

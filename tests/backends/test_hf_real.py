@@ -4,7 +4,7 @@ import pytest
 
 from polistance_plugins.engine.backends.hf import LocalBackend
 from polistance_plugins.banks import load_bank
-from polistance_plugins.instruments.questionnaire import bank_forms
+from polistance_plugins.instruments.questionnaire import bank_forms, directions_for
 from polistance_plugins.core import DIGITS
 
 pytestmark = pytest.mark.real_model
@@ -32,3 +32,13 @@ def test_real_model_batched_equals_one_at_a_time(real_backend):
         single = real_backend.distributions([p], DIGITS)[0]
         assert d.probs == pytest.approx(single.probs, abs=1e-5)
         assert d.mass == pytest.approx(single.mass, abs=1e-5)
+
+
+def test_real_model_prefix_sharing_equals_full_scoring(real_backend):
+    bank = load_bank("topics")
+    contexts = [real_backend.chat_prompt(f.prompt()) for f in bank_forms(bank, "all", directions_for(bank, "auto"))[:18]]
+    before = real_backend.shared_prefix_tokens
+    shared = real_backend.option_logprobs(contexts, DIGITS, share_prefix=True)
+    assert real_backend.shared_prefix_tokens - before > 40 * len(contexts)  # the system prompt and scale wording
+    full = real_backend.option_logprobs(contexts, DIGITS, share_prefix=False)
+    assert max(abs(a - b) for x, y in zip(shared, full) for a, b in zip(x, y)) < 1e-4

@@ -126,7 +126,7 @@ def test_exact_over_http_equals_local_weights(flavor, tiny_backend, tiny_model_d
     messages = []
     n = len(prompts) if flavor == "vllm" else 3  # one request per string there: keep it short
     with FakeOpenAIServer(tiny_backend, flavor=flavor, cache=tiny_cache) as srv:
-        api = client(srv, tiny_model_dir, "auto", messages)
+        api = client(srv, tiny_model_dir, "exact", messages)
         results = api.score_prompts(prompts[:n], DIGITS)
         bodies = [r.body for r in srv.requests if r.path.endswith("/completions")]
     assert_same(results, local_exact[:n])
@@ -383,7 +383,7 @@ def test_adapters_must_be_served_as_models(tiny_backend, tiny_model_dir, tiny_ca
         api = client(srv, tiny_model_dir, "exact")
         with api.use(None):
             pass
-        with pytest.raises(PolistanceError, match="serve"):
+        with pytest.raises(PolistanceError, match="does not serve '/tmp/adapter'"):
             api.load_adapter("left", "/tmp/adapter")
         with pytest.raises(PolistanceError):
             with api.use("left"):
@@ -398,7 +398,7 @@ def test_describe_names_the_setup_but_never_the_key(tiny_backend, tiny_model_dir
         api.score_prompts(["Rate 0-9: tea."], DIGITS)
         auth = {r.authorization for r in srv.requests}
     assert auth == {f"Bearer {KEY}"}
-    assert info["mode"] == "exact" and info["tokenizer"] == str(tiny_model_dir) and info["chat_template_sha256"]
+    assert info["mode"] == "auto" and info["top_k"] == 20 and info["tokenizer"] == str(tiny_model_dir) and info["chat_template_sha256"]
     assert KEY not in json.dumps(info)
     assert redact_url("http://user:pw@host:8000/v1") == "http://host:8000/v1"
 
@@ -427,7 +427,7 @@ def test_cli_eval_over_api_counts_failures_and_never_writes_the_key(
     monkeypatch.setenv("POLISTANCE_API_BACKOFF", "0.01")
     local_out, api_out, failing_out = tmp_path / "local", tmp_path / "api", tmp_path / "failing"
     assert main(["eval", "--model", str(tiny_model_dir), "--bank", "terry9", "--out", str(local_out)]) == 0
-    base = ["eval", "--api-model", "fake-model", "--tokenizer", str(tiny_model_dir), "--bank", "terry9"]
+    base = ["eval", "--api-model", "fake-model", "--tokenizer", str(tiny_model_dir), "--bank", "terry9", "--api-mode", "exact"]
     with FakeOpenAIServer(tiny_backend, cache=tiny_cache) as srv:
         assert main(base + ["--api-base", srv.base_url, "--out", str(api_out)]) == 0
     assert "mode exact" in capsys.readouterr().err

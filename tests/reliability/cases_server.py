@@ -22,10 +22,11 @@ COMPASS = ["compass", "--api-base", "{api}", "--api-model", "fake-model", "--tok
            "--paraphrases", "first", "--orders", "normal", "--n-resamples", "100"]
 SLOW = {"POLISTANCE_API_TIMEOUT": "1.5"}  # the fake hangs HANG_SECONDS on a timeout fault
 HANG_SECONDS = 3.0
-UNDETECTABLE = {("lie_shift", "auto")}
-"""Exact mode reads the echoed prompt's log-probabilities; on the tiny random model every one of them is
-below -4, so all of them shifted by +4 are still possible numbers: a lie no check can see (exit 0).
-In top-k mode the same shift makes the returned tokens hold more than all the probability (exit 3)."""
+UNDETECTABLE: set[tuple[str, str]] = set()
+"""Lies no check can see (exit 0). Exact mode reads the echoed prompt's log-probabilities; on the tiny
+random model every one of them is below -4, so all of them shifted by +4 are still possible numbers.
+Top-k mode, and auto mode, which reads top-k first, see the same shift: the returned tokens then hold
+more than all the probability (exit 3)."""
 
 
 def persistent(kind: str, mode: str):

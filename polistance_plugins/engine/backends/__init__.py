@@ -6,21 +6,27 @@ API and the demo all go through it)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from ..device import Placement
 
 
 @dataclass(frozen=True)
 class BackendSpec:
-    """A model to score: local weights (``model``) or a served model (``api_base`` + ``api_model``)."""
+    """A model to score: local weights (``model``, loaded as ``placement`` says) or a served model
+    (``api_base`` + ``api_model``). ``batch_size``: a number, ``auto`` or None (16; see
+    ``engine.loop.settle_batch_size``)."""
 
     model: str
-    batch_size: int = 16
+    batch_size: int | str | None = None
     system_prompt: str | None = None
     api_base: str | None = None
     api_model: str | None = None
     api_mode: str = "auto"
     tokenizer: str | None = None
     concurrency: int = 8
+    placement: Placement = field(default_factory=Placement)
+    share_prefix: bool = True
 
 
 def make_backend(spec: BackendSpec):
@@ -33,4 +39,6 @@ def make_backend(spec: BackendSpec):
     from .. import models
     from .hf import LocalBackend
 
-    return LocalBackend(models.resolve(spec.model), batch_size=spec.batch_size, system_prompt=spec.system_prompt)
+    p = spec.placement
+    return LocalBackend(models.resolve(spec.model), batch_size=spec.batch_size or 16, system_prompt=spec.system_prompt,
+                        dtype=p.dtype, device=p.device, device_map=p.device_map, share_prefix=spec.share_prefix)

@@ -6,8 +6,12 @@ Two ways to read an answer distribution over HTTP (``api_exact``, ``api_topk``):
   prompt is the model's chat template applied here with the local ``tokenizer``.
 - ``topk``: the first answer token's top log-probabilities; options outside them are recorded as
   not present, so incomplete coverage stays visible.
-- ``auto`` probes the server once and takes ``exact`` when echo returns prompt log-probabilities.
+- ``auto`` (``api_auto``) reads top-k first: when every option is among an answer's top
+  log-probabilities that reading *is* exact (the server's own numbers, renormalised over the
+  options); only the other items are sent as echo requests. Each record says which method gave it.
 
+Adapters are served models: ``load_adapter(name, served_model)`` maps an adapter name to a model
+name on the same server (vLLM ``--lora-modules NAME=DIR``), and ``use(name)`` sends that name.
 Requests, retries and the API key are ``api_http``'s; response shapes are read by ``api_responses``.
 """
 
@@ -21,6 +25,7 @@ from typing import Callable, Iterator, Sequence
 from urllib.parse import urlsplit
 
 from ...errors import PolistanceError
+from .api_auto import score_auto
 from .api_exact import probe_echo, score_exact
 from .api_http import ApiClient, RetryPolicy, redact_url, retry_policy_from_env
 from .api_topk import probe_top_k, score_topk, top_k_from_env
@@ -59,6 +64,9 @@ class ApiBackend:
         self.base_url = self.client.base_url
         self.retry = self.client.retry
         self.model = model
+        self.base_model = model
+        self.served: dict[str, str] = {}
+        self.adapters = self.served  # adapter name -> served model name (what ``load_variants`` looks at)
         self.mode = mode
         self.concurrency = int(concurrency)
         self.system_prompt = system_prompt
@@ -123,30 +131,50 @@ class ApiBackend:
         return names[0]
 
     def resolve(self) -> str:
-        """Probe the server once and settle the mode; returns "exact" or "topk"."""
+        """Probe the server once (with the base model) and settle the mode: "exact", "topk" or "auto"."""
         with self._resolve_lock:
             if self._resolved:
                 return self.chosen
             if not self.model:
                 self.model = self._served_model()
+            self.base_model = self.model
             why = None
+            echo = False
             if self.mode in ("exact", "auto"):
                 why = "no --tokenizer to build completion prompts with" if self.tokenizer is None else probe_echo(self)
-                if why is None:
-                    self.chosen, self.endpoint = "exact", "completions"
-                    batching = "lists of prompts per request" if self.list_prompts else "one prompt per request"
-                    self.log(f"api: {self.model} at {self.base_url}: mode exact (echo returns prompt log-probabilities; "
-                             f"max_tokens={self.echo_max_tokens}, {batching}, {self.concurrency} concurrent)")
-                elif self.mode == "exact":
+                echo = why is None
+                if self.mode == "exact" and not echo:
                     raise PolistanceError(f"--api-mode exact: {self.base_url} cannot score given answers: {why}; try --api-mode topk")
-            if self.chosen is None:
-                self.endpoint, self.top_k = probe_top_k(self, "completions" if self.tokenizer is not None else "chat")
-                self.chosen = "topk"
-                note = f" because {why}" if why else ""
-                self.log(f"api: {self.model} at {self.base_url}: mode topk{note} (top {self.top_k} logprobs of the first "
-                         f"answer token via {self.endpoint}; options outside them are recorded as not present)")
+            topk_why = None
+            if self.mode in ("topk", "auto"):
+                try:
+                    self.endpoint, self.top_k = probe_top_k(self, "completions" if self.tokenizer is not None else "chat")
+                except PolistanceError as e:
+                    if not echo:
+                        raise
+                    topk_why = str(e)
+            self.chosen = self._settle(echo, why, topk_why)
             self._resolved = True
             return self.chosen
+
+    def _settle(self, echo: bool, why: str | None, topk_why: str | None) -> str:
+        """The mode that ``resolve`` found, announced on the log."""
+        batching = "lists of prompts per request" if self.list_prompts else "one prompt per request"
+        where = f"api: {self.model} at {self.base_url}:"
+        if echo and self.mode == "auto" and topk_why is None:
+            self.log(f"{where} mode auto (top {self.top_k} logprobs first: exact when every option is among them; "
+                     f"echo requests for the other items, max_tokens={self.echo_max_tokens}, {batching}, {self.concurrency} concurrent)")
+            return "auto"
+        if echo:
+            self.endpoint = "completions"
+            note = f" (top-k unavailable: {topk_why})" if topk_why else ""
+            self.log(f"{where} mode exact{note} (echo returns prompt log-probabilities; max_tokens={self.echo_max_tokens}, "
+                     f"{batching}, {self.concurrency} concurrent)")
+            return "exact"
+        note = f" because {why}" if why else ""
+        self.log(f"{where} mode topk{note} (top {self.top_k} logprobs of the first answer token via {self.endpoint}; "
+                 "options outside them are recorded as not present)")
+        return "topk"
 
     # ---- scoring --------------------------------------------------------------------------
     def score_prompts(self, prompts: Sequence[str], options: Sequence[str]) -> list[ScoreResult]:
@@ -154,23 +182,50 @@ class ApiBackend:
         if not prompts:
             return []
         options = tuple(options)
-        if self.resolve() == "exact":
+        mode = self.resolve()
+        if mode == "exact":
             return score_exact(self, list(prompts), options)
+        if mode == "auto":
+            return score_auto(self, list(prompts), options)
         return score_topk(self, list(prompts), options)
 
-    # ---- adapters (served separately) ---------------------------------------------------------
-    def load_adapter(self, name: str, path: str) -> None:
-        raise PolistanceError(
-            f"adapter {name}={path}: an API model cannot load adapters here; serve the adapter as its own model "
-            "(e.g. vLLM --lora-modules NAME=DIR) and pass --api-model NAME"
-        )
+    def sample_replies(self, conversations, n: int = 1, max_new_tokens: int = 64, temperature: float = 1.0,
+                       seed: int = 0, stats: dict | None = None, **_) -> list[list[str]]:
+        """``n`` replies per conversation from the completions endpoint (``api_sample``)."""
+        from .api_sample import sample_replies
+
+        self.resolve()
+        return sample_replies(self, conversations, n, max_new_tokens, temperature, seed, stats)
+
+    # ---- adapters: served models on the same server ---------------------------------------------
+    def load_adapter(self, name: str, served_model: str) -> None:
+        """Compare ``served_model`` (a model name on this server, e.g. a vLLM ``--lora-modules`` entry)
+        under ``name``; a name the server does not list is refused."""
+        import openai
+
+        if not served_model or not served_model.strip():
+            raise PolistanceError(f"--adapters {name}={served_model!r}: give the served model's name")
+        try:
+            names = self.client.served_models()
+        except (openai.APIError, ValueError):
+            names = None  # a server without /models: the first request will say if the name is wrong
+        if names is not None and served_model not in names:
+            raise PolistanceError(f"--adapters {name}={served_model}: {redact_url(self.base_url)} does not serve "
+                                  f"{served_model!r} (it lists {', '.join(names) or 'no models'})")
+        self.served[name] = served_model
 
     @contextlib.contextmanager
     def use(self, adapter: str | None) -> Iterator[None]:
-        """Only the served model itself (``None``) can be used."""
-        if adapter is not None:
-            raise PolistanceError(f"adapter {adapter!r}: an API model has no adapters; serve it as its own model")
-        yield
+        """Send the requests inside the block to the served adapter ``adapter`` (None = the base)."""
+        if adapter is not None and adapter not in self.served:
+            raise PolistanceError(f"adapter {adapter!r} is not one of the served adapters ({', '.join(self.served) or 'none'})")
+        self.resolve()
+        previous = self.model
+        self.model = self.base_model if adapter is None else self.served[adapter]
+        try:
+            yield
+        finally:
+            self.model = previous
 
     # ---- identity -------------------------------------------------------------------------
     def describe(self) -> dict:
@@ -180,7 +235,7 @@ class ApiBackend:
         info = {
             "kind": self.kind,
             "base_url": redact_url(self.base_url),
-            "model": self.model,
+            "model": self.base_model,
             "mode": self.chosen,
             "requested_mode": self.mode,
             "endpoint": self.endpoint,
@@ -188,6 +243,6 @@ class ApiBackend:
             "chat_template_sha256": hashlib.sha256(template.encode()).hexdigest() if isinstance(template, str) else None,
             "system_prompt": self.system_prompt,
         }
-        if self.chosen == "topk":
+        if self.chosen in ("topk", "auto"):
             info["top_k"] = self.top_k
         return info

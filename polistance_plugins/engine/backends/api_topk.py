@@ -16,6 +16,8 @@ from .api_responses import choices_of, first_token_top
 from .base import ScoreResult
 
 TOP_K_CANDIDATES = (100, 50, 20, 10, 5, 1)
+UNUSABLE = "unusable top logprobs"
+"""How an item's error starts when the server's top log-probabilities were impossible numbers (a lie)."""
 TOP_K_ENV = "POLISTANCE_API_TOP_K"
 
 
@@ -68,6 +70,8 @@ def probe_top_k(backend, endpoint: str) -> tuple[str, int]:
 
 def score_topk(backend, prompts: Sequence[str], options: Sequence[str]) -> list[ScoreResult]:
     """One top-k distribution (or the reason there is none) per user prompt."""
+    from .api_exact import prompts_per_request
+
     endpoint, k = backend.endpoint, backend.top_k
     if backend.tokenizer is not None and prompts:
         pieces = backend.option_pieces(backend.chat_prompt(prompts[0]), options)
@@ -78,15 +82,49 @@ def score_topk(backend, prompts: Sequence[str], options: Sequence[str]) -> list[
                       f"{len(pieces[options.index(long[0])])} tokens; use exact mode")
             return [ScoreResult(error=reason) for _ in prompts]
 
-    def work(prompt: str) -> ScoreResult:
-        try:
-            top = backend.client.request(endpoint, topk_body(backend, prompt, k, endpoint),
-                                         lambda d: first_token_top(choices_of(d, 1)[0], endpoint))
-            return ScoreResult(distribution=option_distribution_from_logprobs(top, options), method="topk")
-        except RequestFailed as e:
-            return ScoreResult(error=e.reason)
-        except ValueError as e:
-            return ScoreResult(error=f"unusable top logprobs: {e}")
+    def tops(data, n: int) -> list:
+        """Each choice's top log-probabilities, or the ``ValueError`` of its impossible numbers (a
+        lie is that item's answer, not a reason to retry the request or fail its request-mates);
+        a response without them is a retryable ``RequestFailed``."""
+        out = []
+        for choice in choices_of(data, n):
+            try:
+                out.append(first_token_top(choice, endpoint))
+            except ValueError as e:
+                out.append(e)
+        return out
 
+    def read(top) -> ScoreResult:
+        if isinstance(top, ValueError):
+            return ScoreResult(error=f"{UNUSABLE}: {top}")
+        try:
+            return ScoreResult(distribution=option_distribution_from_logprobs(top, options), method="topk")
+        except ValueError as e:  # the options hold more than all the probability
+            return ScoreResult(error=f"{UNUSABLE}: {e}")
+
+    def work(group: list[int]) -> list[tuple[int, ScoreResult]]:
+        if len(group) == 1 or endpoint != "completions":
+            out = []
+            for i in group:
+                try:
+                    out.append((i, read(backend.client.request(endpoint, topk_body(backend, prompts[i], k, endpoint),
+                                                               lambda d: tops(d, 1)[0]))))
+                except RequestFailed as e:
+                    out.append((i, ScoreResult(error=e.reason)))
+            return out
+        body = {**topk_body(backend, prompts[group[0]], k, endpoint), "prompt": [backend.chat_prompt(prompts[i]) for i in group]}
+        try:
+            found = backend.client.request(endpoint, body, lambda d: tops(d, len(group)))
+        except RequestFailed:
+            return [pair for i in group for pair in work([i])]  # one poisoned prompt must not fail its request-mates
+        return [(i, read(top)) for i, top in zip(group, found)]
+
+    # Several prompts per request where the server takes a list (probed with echo), as in exact mode.
+    per = prompts_per_request(backend, len(prompts), 1)
+    groups = [list(range(i, min(i + per, len(prompts)))) for i in range(0, len(prompts), per)]
+    results: list[ScoreResult | None] = [None] * len(prompts)
     with ThreadPoolExecutor(max_workers=backend.concurrency) as pool:
-        return list(pool.map(work, prompts))
+        for part in pool.map(work, groups):
+            for i, res in part:
+                results[i] = res
+    return results  # type: ignore[return-value]

@@ -54,6 +54,7 @@ def sample_replies(
             ids[r, width - len(s) :] = torch.tensor(s)
             mask[r, width - len(s) :] = 1
         torch.manual_seed(seed * 1_000_003 + b)
+        ids, mask = ids.to(backend.device), mask.to(backend.device)
         kwargs = dict(do_sample=False) if temperature == 0 else dict(do_sample=True, temperature=temperature, top_p=top_p, top_k=0)
         with torch.inference_mode():
             gen = backend.net.generate(
@@ -65,7 +66,7 @@ def sample_replies(
                 **kwargs,
             )
         if stats is not None:
-            stats["generated_tokens"] = stats.get("generated_tokens", 0) + reply_lengths(gen[:, width:], tok.eos_token_id)
+            stats["generated_tokens"] = stats.get("generated_tokens", 0) + reply_lengths(gen[:, width:].cpu(), tok.eos_token_id)
         for r, (c, k) in enumerate(batch):
             text = tok.decode(gen[r, width:], skip_special_tokens=skip_special_tokens)
             out[c][k] = text.strip() if skip_special_tokens else text

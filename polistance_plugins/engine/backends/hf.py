@@ -1,34 +1,28 @@
 """Local Hugging Face backend: one loaded base model, any number of PEFT adapters switched in place.
 
-Scoring a prompt costs one batched forward pass that computes output logits only at the answer
-position (``logits_to_keep``), never the full vocabulary at every position. Prompts are padded on
-the left with explicit position ids, so a padded row scores exactly as it would alone.
+The model loads on any device (``--device``: CUDA, MPS or the CPU; ``--device-map auto`` spreads a
+large one over several GPUs) in any precision (``--dtype``), and every tensor is built on the
+model's device. Scoring a prompt costs one batched forward pass that computes output logits only at
+the answer position (``logits_to_keep``), never the full vocabulary at every position. Prompts are
+padded on the left with explicit position ids, so a padded row scores exactly as it would alone;
+prompts that share their first tokens have them computed once per batch (``prefix.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import warnings
 from pathlib import Path
 from typing import Iterator, Sequence
 
 from ...errors import PolistanceError
 from ...core import Distribution, distribution_from_option_logprobs
+from ..device import AUTO, AUTO_BATCH_START, Placement, device_kind, largest_fitting_batch, parse_batch_size, resolve
 from .base import ScoreResult
+from .prefix import MIN_SAVED_TOKENS, common_prefix_length, forward_grouped, plan_groups, saved_tokens, sharing_order
 
-
-MIN_SHARED_PREFIX = 32
-"""Shorter common prefixes are not worth a separate forward pass."""
-
-
-def common_prefix_length(seqs: Sequence[Sequence[int]]) -> int:
-    """How many leading tokens all sequences share, leaving every sequence at least one of its own."""
-    n = min(len(s) for s in seqs) - 1
-    first = seqs[0]
-    for i in range(max(n, 0)):
-        if any(s[i] != first[i] for s in seqs):
-            return i
-    return max(n, 0)
+__all__ = ["LocalBackend", "common_prefix_length"]
 
 
 def _check_adapter_dir(path: str) -> Path:
@@ -37,30 +31,69 @@ def _check_adapter_dir(path: str) -> Path:
     return check_adapter_dir(path)
 
 
+@contextlib.contextmanager
+def _peft_notice_hidden():
+    """PEFT reads ``model.is_gradient_checkpointing``, whose FutureWarning (transformers 5) the user can
+    do nothing about; only that one notice is hidden, only while an adapter loads."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+        yield
+
+
 class LocalBackend:
     """A causal LM on this machine, optionally with PEFT adapters loaded under names."""
 
     kind = "local"
 
-    def __init__(self, model_path: str, batch_size: int = 16, system_prompt: str | None = None, dtype: str = "float32"):
+    def __init__(self, model_path: str, batch_size: int | str = 16, system_prompt: str | None = None,
+                 dtype: str = AUTO, device: str = AUTO, device_map: str | None = None, share_prefix: bool = True):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        self.model_path = model_path
-        self.batch_size = batch_size
-        self.system_prompt = system_prompt
+        placement = Placement(device, dtype, device_map)
+        target, dtype = resolve(placement)
+        kwargs = {"dtype": getattr(torch, dtype)}
+        if device_map is not None:
+            kwargs["device_map"] = device_map
+        elif target != "cpu":
+            kwargs["device_map"] = {"": target}  # straight onto the device, never a full copy in CPU memory
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(model_path)
-            self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, dtype))
+            tokenizer = AutoTokenizer.from_pretrained(model_path)
+            model = AutoModelForCausalLM.from_pretrained(model_path, **kwargs)
         except (OSError, ValueError) as e:
             raise PolistanceError(f"cannot load model {model_path!r}: {(str(e).splitlines() or [type(e).__name__])[0][:300]}") from None
+        self._adopt(model, tokenizer, model_path, batch_size, system_prompt, share_prefix, device_map)
+
+    @classmethod
+    def from_loaded(cls, model, tokenizer, name: str | None = None, batch_size: int | str = 16,
+                    system_prompt: str | None = None, share_prefix: bool = True) -> "LocalBackend":
+        """A backend around a model already in memory (on whatever device it is), e.g. one built from a
+        config; ``name`` is what ``describe`` reports (a folder's weights are hashed, a name is not)."""
+        backend = cls.__new__(cls)
+        backend._adopt(model, tokenizer, name, batch_size, system_prompt, share_prefix, None)
+        return backend
+
+    def _adopt(self, model, tokenizer, model_path, batch_size, system_prompt, share_prefix, device_map) -> None:
+        self.model_path = model_path
+        self.batch_size = parse_batch_size(batch_size)
+        self.system_prompt = system_prompt
+        self.share_prefix = share_prefix
+        self.device_map = device_map
+        self.tokenizer, self.model = tokenizer, model
+        self.dtype = str(next(model.parameters()).dtype).replace("torch.", "")
         self.model.eval()
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.adapters: dict[str, str] = {}
         self._peft = None
         self._active: str | None = None
-        self.shared_prefix_tokens = 0  # prompt tokens not recomputed thanks to share_prefix (for tests and benchmarks)
+        self.shared_prefix_tokens = 0  # prompt tokens not recomputed thanks to prefix sharing (tests, benchmarks)
+        self.computed_tokens = 0  # prompt tokens that went through the model (padding not counted)
+
+    @property
+    def device(self):
+        """Where inputs go: the model's device (under a device map, that of its first layer)."""
+        return self.model.device
 
     # ---- adapters -------------------------------------------------------------------------
     def load_adapter(self, name: str, path: str) -> None:
@@ -70,11 +103,12 @@ class LocalBackend:
         _check_adapter_dir(path)
         self._check_adapter_base(path)
         try:
-            if self._peft is None:
-                self._peft = PeftModel.from_pretrained(self.model, path, adapter_name=name, is_trainable=False)
-                self._peft.eval()
-            else:
-                self._peft.load_adapter(path, adapter_name=name, is_trainable=False)
+            with _peft_notice_hidden():
+                if self._peft is None:
+                    self._peft = PeftModel.from_pretrained(self.model, path, adapter_name=name, is_trainable=False)
+                    self._peft.eval()
+                else:
+                    self._peft.load_adapter(path, adapter_name=name, is_trainable=False)
         except (RuntimeError, ValueError, KeyError) as e:
             raise PolistanceError(f"adapter {path} does not fit model {self.model_path}: {str(e).splitlines()[0][:300]}") from None
         self.adapters[name] = path
@@ -90,7 +124,7 @@ class LocalBackend:
             trained_on = json.loads(manifest.read_text())["base_model"]["weights_sha256"]
         except (ValueError, KeyError, TypeError):
             return
-        ours = weights_hash(self.model_path)
+        ours = weights_hash(self.model_path) if self.model_path else None
         if trained_on and ours and trained_on != ours:
             raise PolistanceError(
                 f"adapter {path} was trained on other base weights (sha256 {trained_on[:12]}...) than "
@@ -133,94 +167,126 @@ class LocalBackend:
         return self.encode(context + option)[len(ctx_ids) :]
 
     # ---- scoring --------------------------------------------------------------------------
-    def _batches(self, order: list[int]) -> Iterator[list[int]]:
-        for i in range(0, len(order), self.batch_size):
-            yield order[i : i + self.batch_size]
+    def _batches(self, order: list[int], sample: Sequence[Sequence[int]] = ()) -> Iterator[list[int]]:
+        size = self.settle_batch_size(sample) if self.batch_size == AUTO else self.batch_size
+        for i in range(0, len(order), size):
+            yield order[i : i + size]
 
-    def forward_last(self, seqs: list[list[int]], keep: int):
-        """Left-padded batched forward; returns log-softmax over the vocabulary at the last ``keep`` positions."""
+    def settle_batch_size(self, seqs: Sequence[Sequence[int]] = (), extra_tokens: int = 0, log=None) -> int:
+        """Fix ``batch_size`` when it is ``auto``: the largest batch of the longest of ``seqs`` (plus
+        ``extra_tokens``, e.g. tokens to generate) that runs without running out of memory,
+        starting from ``AUTO_BATCH_START`` for the device and halving. Returns the batch size."""
+        if self.batch_size != AUTO:
+            return self.batch_size
+        longest = max((len(s) for s in seqs), default=128) + extra_tokens
+        probe = [[self.tokenizer.pad_token_id] * longest]
+
+        def attempt(size: int) -> None:
+            self.forward_last(probe * size, keep=1)
+
+        counted = self.computed_tokens
+        self.batch_size = largest_fitting_batch(attempt, AUTO_BATCH_START[device_kind(self.device)], log)
+        self.computed_tokens = counted  # the probe is not scoring work
+        return self.batch_size
+
+    def _padded(self, seqs: list[list[int]]):
+        """Left-padded ids, attention mask and position ids on the model's device."""
         import torch
 
         width = max(len(s) for s in seqs)
-        pad = self.tokenizer.pad_token_id
-        ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+        ids = torch.full((len(seqs), width), self.tokenizer.pad_token_id, dtype=torch.long)
         mask = torch.zeros((len(seqs), width), dtype=torch.long)
         for r, s in enumerate(seqs):
             ids[r, width - len(s) :] = torch.tensor(s, dtype=torch.long)
             mask[r, width - len(s) :] = 1
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
-        with torch.inference_mode():
-            out = self.net(input_ids=ids, attention_mask=mask, position_ids=pos, logits_to_keep=keep, use_cache=False)
-        logits = out.logits.float()
-        if not torch.isfinite(logits).all():
-            raise FloatingPointError("model produced NaN or infinite logits")
-        return torch.log_softmax(logits, dim=-1)
+        device = self.device
+        return ids.to(device), mask.to(device), pos.to(device)
 
-    def forward_last_shared(self, seqs: list[list[int]], shared: int):
-        """``forward_last(seqs, keep=1)`` for sequences that start with the same ``shared`` tokens:
-        the prefix goes through the model once, its KV cache is copied to every row, and only the
-        rows' own tokens are computed (padding sits between the prefix and each row's tokens)."""
+    @staticmethod
+    def _log_softmax(logits):
         import torch
 
-        width = max(len(s) for s in seqs) - shared
-        pad = self.tokenizer.pad_token_id
-        ids = torch.full((len(seqs), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(seqs), shared + width), dtype=torch.long)
-        mask[:, :shared] = 1
-        for r, s in enumerate(seqs):
-            own = s[shared:]
-            ids[r, width - len(own) :] = torch.tensor(own, dtype=torch.long)
-            mask[r, shared + width - len(own) :] = 1
-        pos = shared + (mask[:, shared:].cumsum(-1) - 1).clamp(min=0)
-        with torch.inference_mode():
-            cache = self.net(input_ids=torch.tensor([seqs[0][:shared]], dtype=torch.long), use_cache=True).past_key_values
-            cache.batch_repeat_interleave(len(seqs))
-            out = self.net(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
-                           logits_to_keep=1, use_cache=True)
-        logits = out.logits.float()
+        logits = logits.float()
         if not torch.isfinite(logits).all():
             raise FloatingPointError("model produced NaN or infinite logits")
-        self.shared_prefix_tokens += shared * (len(seqs) - 1)
         return torch.log_softmax(logits, dim=-1)
 
+    def forward_last(self, seqs: list[list[int]], keep: int):
+        """Left-padded batched forward; returns log-softmax over the vocabulary at the last ``keep`` positions."""
+        import torch
+
+        ids, mask, pos = self._padded(seqs)
+        with torch.inference_mode():
+            out = self.net(input_ids=ids, attention_mask=mask, position_ids=pos, logits_to_keep=keep, use_cache=False)
+        self.computed_tokens += sum(len(s) for s in seqs)
+        return self._log_softmax(out.logits)
+
+    def forward_shared(self, seqs: list[list[int]], keep: int, caps: Sequence[int]):
+        """``forward_last(seqs, keep)``, with the prefixes that rows share computed once (``prefix.py``);
+        ``caps[r]``: how many leading tokens row ``r`` may share. Falls back to the plain forward
+        when the batch shares too little."""
+        groups = plan_groups(seqs, caps)
+        saved = saved_tokens(groups)
+        if saved < MIN_SAVED_TOKENS or any(p < 1 for p, _ in groups):
+            return self.forward_last(seqs, keep)
+        logits = forward_grouped(self.net, seqs, groups, keep, self.tokenizer.pad_token_id, self.device)
+        self.shared_prefix_tokens += saved
+        self.computed_tokens += sum(len(s) for s in seqs) - saved
+        return self._log_softmax(logits)
+
     def option_logprobs(self, contexts: Sequence[str], options: Sequence[str], progress=None,
-                        share_prefix: bool = False) -> list[list[float]]:
+                        share_prefix: bool | None = None) -> list[list[float]]:
         """Exact log P(option | context) for every context and option (natural log).
 
         When every option is one token after its context (digits, Likert numbers), each context
         costs one forward pass; otherwise each (context, option) pair is scored teacher-forced.
-        ``share_prefix``: when the contexts of a batch start with the same tokens (at least
-        ``MIN_SHARED_PREFIX``; judge prompts share their long instructions), that prefix is
-        computed once per batch instead of once per context. Same results up to float rounding.
+        ``share_prefix`` (default: the backend's setting, on unless turned off): contexts are sorted
+        by their tokens, so a batch holds prompts with a common start, and what a batch's rows share
+        (system prompt and scale wording; a context scored with each option) is computed once.
+        Same results up to float rounding.
         """
+        share = self.share_prefix if share_prefix is None else share_prefix
         ctx_ids = [self.encode(c) for c in contexts]
         conts = [[self._continuation(c, o, ids) for o in options] for c, ids in zip(contexts, ctx_ids)]
         results: list[list[float] | None] = [None] * len(contexts)
         single = [i for i in range(len(contexts)) if all(len(t) == 1 for t in conts[i])]
         multi = [i for i in range(len(contexts)) if i not in set(single)]
-        order = sorted(single, key=lambda i: len(ctx_ids[i]))
-        for batch in self._batches(order):
+        if share:
+            self.settle_batch_size([ctx_ids[i] for i in single])
+            ranked = sharing_order([ctx_ids[i] for i in single], [len(ctx_ids[i]) for i in single], self.batch_size)
+            order = [single[r] for r in ranked]
+        else:
+            order = sorted(single, key=lambda i: (len(ctx_ids[i]), i))
+        for batch in self._batches(order, [ctx_ids[i] for i in order]):
             seqs = [ctx_ids[i] for i in batch]
-            shared = common_prefix_length(seqs) if share_prefix and len(seqs) > 1 else 0
-            if shared >= MIN_SHARED_PREFIX:
-                lp = self.forward_last_shared(seqs, shared)[:, -1, :]
+            if share and len(seqs) > 1:
+                lp = self.forward_shared(seqs, 1, [len(s) - 1 for s in seqs])[:, -1, :]
             else:
                 lp = self.forward_last(seqs, keep=1)[:, -1, :]
+            lp = lp.cpu()
             for r, i in enumerate(batch):
                 results[i] = [float(lp[r, conts[i][k][0]]) for k in range(len(options))]
             if progress:
                 progress(len(batch))
         pairs = [(i, k) for i in multi for k in range(len(options))]
-        pairs.sort(key=lambda p: len(ctx_ids[p[0]]) + len(conts[p[0]][p[1]]))
+        if share and pairs:
+            joined = [ctx_ids[i] + conts[i][k] for i, k in pairs]
+            self.settle_batch_size(joined)
+            pairs = [pairs[r] for r in sharing_order(joined, [len(ctx_ids[i]) for i, _ in pairs], self.batch_size)]
+        else:
+            pairs.sort(key=lambda p: len(ctx_ids[p[0]]) + len(conts[p[0]][p[1]]))
         partial: dict[int, list[float]] = {i: [0.0] * len(options) for i in multi}
-        for batch in self._batches(list(range(len(pairs)))):
-            seqs, lens = [], []
-            for j in batch:
-                i, k = pairs[j]
-                seqs.append(ctx_ids[i] + conts[i][k])
-                lens.append(len(conts[i][k]))
+        seq_of = [ctx_ids[i] + conts[i][k] for i, k in pairs]
+        for batch in self._batches(list(range(len(pairs))), seq_of):
+            seqs = [seq_of[j] for j in batch]
+            lens = [len(conts[pairs[j][0]][pairs[j][1]]) for j in batch]
             keep = max(lens) + 1
-            lp = self.forward_last(seqs, keep=keep)
+            if share and len(seqs) > 1:
+                lp = self.forward_shared(seqs, keep, [len(s) - keep for s in seqs])
+            else:
+                lp = self.forward_last(seqs, keep=keep)
+            lp = lp.cpu()
             for r, j in enumerate(batch):
                 i, k = pairs[j]
                 cont = conts[i][k]
@@ -236,7 +302,7 @@ class LocalBackend:
         return results  # type: ignore[return-value]
 
     def distributions(self, prompts: Sequence[str], options: Sequence[str], progress=None,
-                      share_prefix: bool = False) -> list[Distribution]:
+                      share_prefix: bool | None = None) -> list[Distribution]:
         """Answer distributions for user prompts (chat template applied here)."""
         contexts = [self.chat_prompt(p) for p in prompts]
         lps = self.option_logprobs(contexts, options, progress, share_prefix=share_prefix)
@@ -250,8 +316,27 @@ class LocalBackend:
             return [ScoreResult(error=f"{type(e).__name__}: {e}") for _ in prompts]
         return [ScoreResult(distribution=d, method="exact") for d in dists]
 
+    def sample_replies(self, conversations, n: int = 1, max_new_tokens: int = 64, temperature: float = 1.0,
+                       seed: int = 0, stats: dict | None = None, batch_size: int | None = None, progress=None) -> list[list[str]]:
+        """``n`` sampled replies per conversation, many per ``generate`` call (``generate.sample_replies``)."""
+        from .generate import sample_replies
+
+        size = batch_size or self.settle_batch_size()
+        return sample_replies(self, conversations, n=n, max_new_tokens=max_new_tokens, temperature=temperature,
+                              batch_size=size, seed=seed, progress=progress, stats=stats)
+
     # ---- identity -------------------------------------------------------------------------
     def describe(self) -> dict:
         from ..models import weights_hash
 
-        return {"kind": self.kind, "model": self.model_path, "weights_sha256": weights_hash(self.model_path)}
+        digest = weights_hash(self.model_path) if self.model_path and Path(self.model_path).is_dir() else None
+        return {"kind": self.kind, "model": self.model_path, "weights_sha256": digest, **self.placement()}
+
+    def placement(self) -> dict:
+        """Where and how the weights run: device, dtype, device map, prefix sharing (what the manifest records)."""
+        info = {"device": str(self.device), "dtype": self.dtype, "device_map": self.device_map,
+                "prefix_sharing": self.share_prefix}
+        spread = getattr(self.model, "hf_device_map", None)
+        if self.device_map is not None and isinstance(spread, dict):
+            info["devices"] = sorted({str(v) for v in spread.values()})
+        return info
