@@ -206,3 +206,15 @@ def test_partial_coverage_reaches_the_report(tmp_path):
     assert "Partial digit coverage." in html
     assert "mockllm/model on terry9: 2 of 4 forms lacked some digits among the returned log-probabilities" in html
     assert "full on terry9" not in html
+
+
+def test_the_inspect_docs_pivot_keeps_runs_without_an_adapter(harness):
+    """docs/inspect.md's logs_table pivot: the base run (no --metadata adapter) keeps a column."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "inspect.md").read_text()
+    block = next(b for b in doc.split("```python")[1:] if "logs_table(" in b).split("```")[0]
+    code = block[: block.index("\n", block.index("stance = "))]  # up to the pivot; the print names the docs' adapters
+    scope = {}
+    exec(code.replace('"logs/compare"', repr(str(harness["logs"]))), scope)
+    assert len(scope["stance"].columns) == 2 and "tuned" in scope["stance"].columns
