@@ -15,7 +15,8 @@ from polistance_plugins.core.records import DEFAULT_MIN_MASS
 from polistance_plugins.engine.elaborate import auto_targets
 from polistance_plugins.engine.models import DEFAULT_MODEL
 from polistance_plugins.errors import PolistanceError
-from polistance_plugins.instruments.elaboration import FOLLOW_UP, KINDS, MIN_INCREASE, ElaborationTarget, read_targets
+from polistance_plugins.core.label_orders import check_orders
+from polistance_plugins.instruments.elaboration import CATEGORIES, FOLLOW_UP, KINDS, MIN_INCREASE, ElaborationTarget, read_targets
 from polistance_plugins.instruments.questionnaire import bank_forms, directions_for, parse_topics
 from polistance_plugins.scorers import elaboration_judge
 from polistance_plugins.solvers import prefill_and_follow_up
@@ -51,6 +52,7 @@ def elaboration(
     grader_mode: str = "logprob",
     grader_top_logprobs: int = 20,
     grader_min_mass: float = DEFAULT_MIN_MASS,
+    grader_orders: int = 2,
 ) -> Task:
     """Ask the model to explain prefilled answers; a grader categorises every explanation.
 
@@ -72,7 +74,11 @@ def elaboration(
       grader_mode: "logprob" (local graders) or "text" (API graders).
       grader_top_logprobs: next-token log-probabilities requested from the grader (logprob mode).
       grader_min_mass: grader probability on the category numbers below which a reply is unscored.
+      grader_orders: grade with the categories listed in this many orders (forward, reversed, then
+        rotations), averaged; 2 or more measures the grader's self-agreement (Cohen's kappa in the
+        metrics). A ``grader2`` model role grades too, for the agreement between two graders.
     """
+    check_orders(len(CATEGORIES), grader_orders)
     loaded = load_bank(bank)
     keep = parse_topics(loaded, topics)
     if targets:
@@ -85,7 +91,7 @@ def elaboration(
     return Task(
         dataset=MemoryDataset([target_sample(t) for t in chosen], name=f"{loaded.name}-elaboration"),
         solver=prefill_and_follow_up(follow_up=follow_up, max_tokens=max_tokens),
-        scorer=elaboration_judge(grader_mode, grader_top_logprobs, grader_min_mass, follow_up=follow_up),
+        scorer=elaboration_judge(grader_mode, grader_top_logprobs, grader_min_mass, follow_up=follow_up, grader_orders=grader_orders),
         epochs=Epochs(samples, "mean"),
         metadata={
             "bank": loaded.name,

@@ -38,6 +38,21 @@ def print_overview(folder: Path) -> None:
     print("stance shift: adapter - base on -2..2 (negative = toward the left position); wasserstein1 in scale points")
 
 
+def print_reliability(folder: Path) -> None:
+    """The elaboration grader's verdict and the kappas behind it, from results.json."""
+    import json
+
+    path = folder / "results.json"
+    judged = json.loads(path.read_text()).get("grader_reliability") if path.is_file() else None
+    if not judged:
+        return
+    numbers = ", ".join(f"{k} {fmt(v, '.2f')}" for k, v in judged["measures"].items()) or "nothing measured"
+    state = "reliable" if judged["reliable"] else "UNRELIABLE: categories left out of conclusions"
+    print(f"\nelaboration grader: {state} ({numbers}; threshold kappa {judged['threshold']:g})")
+    for reason in judged["reasons"]:
+        print(f"  {reason}")
+
+
 def cmd_compare(args) -> int:
     from ..instruments.compass import LABEL_STYLES, ORDERS
     from ..pipelines.compare import CompareOptions, parse_suites, run_compare
@@ -57,7 +72,7 @@ def cmd_compare(args) -> int:
         compass_paraphrases=args.compass_paraphrases, compass_orders=choice_list(args.compass_orders, ORDERS, "--compass-orders"),
         compass_labels=choice_list(args.compass_labels, LABEL_STYLES, "--compass-labels"),
         elaboration_bank=args.elaboration_bank, samples=args.samples, max_new_tokens=args.max_new_tokens,
-        radical=args.radical, normal=args.normal, grader=args.grader,
+        radical=args.radical, normal=args.normal, graders=tuple(args.grader or ()), grader_orders=args.grader_orders,
     )
     for flag, value in (("--samples", args.samples), ("--max-new-tokens", args.max_new_tokens)):
         if value < 1:
@@ -71,6 +86,7 @@ def cmd_compare(args) -> int:
     backend = backend_from_args(args)
     folder = run_compare(backend, adapters, folder, options, resume=bool(args.resume), overwrite=args.overwrite)
     print_overview(folder)
+    print_reliability(folder)
     print(f"\nreport: {folder / 'report.html'}")
     return 0
 
@@ -93,6 +109,7 @@ def cmd_report(args) -> int:
             min_mass=args.min_mass, seed=args.seed, overwrite=args.overwrite,
         )
     print_overview(path.parent)
+    print_reliability(path.parent)
     print(f"\nreport: {path}")
     return 0
 
@@ -123,8 +140,12 @@ def register(subparsers) -> None:
     e.add_argument("--max-new-tokens", type=int, default=96, help="length limit of each reply (default 96)")
     e.add_argument("--radical", type=int, default=3, help="radical targets per adapter: the answers it raised most over the base (default 3)")
     e.add_argument("--normal", type=int, default=None, help="normal targets (the base model's modal answers) every model explains (default: every question)")
-    e.add_argument("--grader", default=None, metavar="MODEL",
-                   help="local model that grades the replies (named model or HF folder; default: the base model, flagged as a weak grader)")
+    e.add_argument("--grader", action="append", default=None, metavar="MODEL",
+                   help="local model that grades the replies (named model or HF folder; 'base' = the model under test, the default); "
+                        "give it twice (--grader A --grader B) to measure the agreement between two graders")
+    e.add_argument("--grader-orders", type=int, default=2, metavar="K",
+                   help="grade with the categories listed in K orders (forward, reversed, then rotations), averaged; "
+                        "K >= 2 also measures the grader's agreement with itself (default 2)")
     p.set_defaults(func=cmd_compare)
 
     p = subparsers.add_parser("report", help="rebuild a report from a run folder, or build one from lm-eval / Inspect outputs")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+from ..errors import PolistanceError
 from .distribution import Distribution
 from .records import DEFAULT_MIN_MASS, grader_choice
 
@@ -32,6 +33,15 @@ def label_orders(n_options: int, k: int) -> list[tuple[int, ...]]:
     if k > len(candidates):
         raise ValueError(f"label orders: {n_options} options allow at most {len(candidates)} orders, got {k}")
     return candidates[:k]
+
+
+def check_orders(n_options: int, k: int, name: str = "grader_orders") -> int:
+    """``k`` as a number of label orders for ``n_options`` options, or PolistanceError naming ``name``."""
+    try:
+        label_orders(n_options, int(k))
+    except (TypeError, ValueError) as e:
+        raise PolistanceError(f"{name} {k!r}: {e}") from None
+    return int(k)
 
 
 def listed(options: Sequence, order: Sequence[int]) -> list:

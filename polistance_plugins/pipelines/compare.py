@@ -31,7 +31,8 @@ from ..engine.runs import RunWriter
 from ..engine.variants import REFERENCE, load_variants
 from ..errors import PolistanceError
 from ..instruments.compass import CompassForms, build_forms, load_source
-from ..instruments.elaboration import FOLLOW_UP
+from ..core.label_orders import check_orders
+from ..instruments.elaboration import CATEGORIES, FOLLOW_UP
 from ..instruments.questionnaire import QuestionnaireForms, bank_forms, directions_for
 from ..report.build import rebuild_report
 
@@ -63,7 +64,8 @@ class CompareOptions:
     max_new_tokens: int = 96
     radical: int | None = 3
     normal: int | None = None
-    grader: str | None = None
+    graders: tuple[str, ...] = ()
+    grader_orders: int = 2
 
 
 def _log(msg: str) -> None:
@@ -132,20 +134,30 @@ def _elaboration_plan(options: CompareOptions):
     return bank, forms
 
 
-def _grader(backend, options: CompareOptions):
-    """(grader backend or None = the base model itself, description for the report's banner)."""
-    describe = backend.describe()
-    if options.grader is None:
-        return None, {"model": f"{describe['model']} (the base model, next-token probabilities of the category numbers)",
-                      "weak": True, "source": "polistance compare"}
+def _graders(backend, options: CompareOptions):
+    """([(name, grader backend or None = the base model itself)], description for the manifest and report).
+
+    ``options.graders`` names local models (``base`` = the model under test); none given: the base model."""
     from ..engine import models
     from ..engine.backends.hf import LocalBackend
 
-    grader = LocalBackend(models.resolve(options.grader), batch_size=options.batch_size)
-    mine = grader.describe()
-    return grader, {"model": f"{mine['model']} (next-token probabilities of the category numbers)",
-                    "weak": mine.get("weights_sha256") == describe.get("weights_sha256"), "source": "polistance compare",
-                    "weights_sha256": mine.get("weights_sha256")}
+    describe = backend.describe()
+    how = f"next-token probabilities of the category numbers, {options.grader_orders} label order(s) averaged"
+    graders, info = [], []
+    for name in options.graders or ("base",):
+        label = name if name == "base" else Path(str(name)).name
+        label = label if label not in {n for n, _ in graders} else f"{label}-{len(graders) + 1}"
+        if name == "base":
+            graders.append((label, None))
+            info.append({"name": label, "model": f"{describe['model']} (the base model)", "weights_sha256": describe.get("weights_sha256")})
+            continue
+        grader = LocalBackend(models.resolve(name), batch_size=options.batch_size)
+        mine = grader.describe()
+        graders.append((label, grader))
+        info.append({"name": label, "model": mine["model"], "weights_sha256": mine.get("weights_sha256")})
+    return graders, {"model": " and ".join(f"{g['model']}" for g in info) + f" ({how})", "graders": info,
+                     "label_orders": options.grader_orders, "source": "polistance compare",
+                     "weak": any(g["weights_sha256"] == describe.get("weights_sha256") for g in info)}
 
 
 # ---- the run -------------------------------------------------------------------------------------
@@ -168,7 +180,9 @@ def run_compare(
     plan = _questionnaire_plan(options) if "questionnaire" in suites else []
     compass = _compass_plan(options) if "compass" in suites else None
     elaboration = _elaboration_plan(options) if "elaboration" in suites else None
-    grader, grader_info = _grader(backend, options) if elaboration else (None, None)
+    if elaboration:
+        check_orders(len(CATEGORIES), options.grader_orders, "--grader-orders")
+    graders, grader_info = _graders(backend, options) if elaboration else (None, None)
     t0 = time.perf_counter()
     variants = load_variants(backend, adapters, flag="--adapters")
     timings = {"load_adapters_s": round(time.perf_counter() - t0, 3)}
@@ -209,7 +223,7 @@ def run_compare(
             timings[f"{suite}:{fs.scope}_s"] = round(time.perf_counter() - t, 3)
         if elaboration:
             counts["elaboration"], timings["elaboration_s"], generated = _run_elaboration(
-                backend, grader, elaboration, variants, writer, options, progress, log)
+                backend, graders, elaboration, variants, writer, options, progress, log)
             counts["elaboration"]["generated_tokens"] = generated
     finally:
         writer.close()
@@ -224,7 +238,7 @@ def run_compare(
     return folder
 
 
-def _run_elaboration(backend, grader, plan, variants, writer, options: CompareOptions, progress: bool, log):
+def _run_elaboration(backend, graders, plan, variants, writer, options: CompareOptions, progress: bool, log):
     """Choose targets from each model's answers, then sample and grade the explanations."""
     from ..engine.elaborate import evaluate_elaboration, plan_targets, target_distributions
 
@@ -235,12 +249,14 @@ def _run_elaboration(backend, grader, plan, variants, writer, options: CompareOp
                            REFERENCE, options.radical, options.normal)
     n = sum(len(v) for v in targets.values())
     log(f"elaboration {bank.name}: {n} targets x {options.samples} replies "
-        f"({', '.join(f'{k}: {len(v)}' for k, v in targets.items())}), graded by {'the base model' if grader is None else options.grader}")
+        f"({', '.join(f'{k}: {len(v)}' for k, v in targets.items())}), graded by {' and '.join(n for n, _ in graders)} "
+        f"in {options.grader_orders} label order(s)")
     stats: dict = {}
     counts = evaluate_elaboration(
-        backend, targets, variants, SuiteWriter(writer, "elaboration"), grader=grader, samples=options.samples,
+        backend, targets, variants, SuiteWriter(writer, "elaboration"), graders=graders, grader_orders=options.grader_orders,
+        samples=options.samples,
         max_new_tokens=options.max_new_tokens, batch_size=options.batch_size, seed=options.seed,
-        bank=bank.name, progress=progress, stats=stats,
+        bank=bank.name, progress=progress, stats=stats, min_mass=options.min_mass,
     )
     return counts, round(time.perf_counter() - t, 3), stats.get("generated_tokens", 0)
 

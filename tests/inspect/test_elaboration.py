@@ -200,7 +200,9 @@ def test_category_rates_are_exact_fractions(tmp_path):
     convo = seen["conversations"][0]
     assert [r for r, _ in convo] == ["user", "assistant", "user"]
     assert convo[1][1] in ("1", "8") and convo[2][1] == FOLLOW_UP
-    assert len(prompts) == 10 and all("Reply with the name of the category" in p for p in prompts)
+    # two label orders (the default): every reply graded twice; the text grader ignores the order
+    assert len(prompts) == 20 and all("Reply with the name of the category" in p for p in prompts)
+    assert m["label_orders"] == 2 and m["order_kappa"] == 1.0 and m["order_n_read"] == 9 and m["reliable"] == 1.0
 
 
 def test_logprob_grading_keeps_the_distribution(tmp_path):
@@ -209,7 +211,7 @@ def test_logprob_grading_keeps_the_distribution(tmp_path):
         return mock_output("5", [("5", 0.6), ("3", 0.3), ("Ġ1", 0.05), ("The", 0.05)])
 
     model, _ = counting_model()
-    log = run_eval(elaboration(targets=targets_file(tmp_path), samples=1), model, tmp_path, grader=mock_model(grader))
+    log = run_eval(elaboration(targets=targets_file(tmp_path), samples=1, grader_orders=1), model, tmp_path, grader=mock_model(grader))
     for s in scores(log):
         assert s.answer == "Justification"
         assert s.value == {**{c: 0.0 for c in CATEGORIES}, "Justification": 1.0, "unscored": 0.0}

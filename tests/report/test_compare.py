@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from polistance_plugins.cli import main
+from polistance_plugins.instruments.elaboration import CATEGORIES
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "bench" / "screenshot_report.py"
@@ -233,17 +234,30 @@ def test_compare_with_the_elaboration_suite(tiny_model_dir, tmp_path):
         "base": len(base), "tuned": len(tuned)}
     assert set(elab[elab["model"] == "tuned"]["kind"]) == {"all topics", "radical", "normal"}
     html = (out / "report.html").read_text()
-    assert "Weak grader." in html and "tuned · radical" in html
+    assert "Weak grader." not in html and 'id="grader-reliability"' in html and "tuned · radical" in html
+    rel = pd.read_csv(out / "tables" / "grader_reliability.csv")
+    assert rel[rel["measure"] == "label_orders"]["value"].tolist() == [2]  # forward and reversed by default
+    assert len(records[0]["grader_order_labels"]) == 2
     assert "figures/elaboration.png" in image_sources(html) and (out / "figures" / "elaboration.png").is_file()
 
 
-def test_compare_elaboration_with_its_own_grader_is_not_weak(tiny_model_dir, tiny_adapters, tmp_path):
+def test_compare_elaboration_with_two_graders_measures_their_agreement(tiny_model_dir, tiny_adapters, tmp_path):
+    import pandas as pd
+
     from tests.conftest import build_tiny_model
 
     grader = build_tiny_model(tmp_path / "grader", tiny_model_dir, seed=7)
     out = tmp_path / "run"
-    assert main(["compare", "--model", str(tiny_model_dir), "--suite", "elaboration", "--samples", "1",
-                 "--max-new-tokens", "4", "--normal", "1", "--grader", str(grader), "--out", str(out)]) == 0
+    assert main(["compare", "--model", str(tiny_model_dir), "--suite", "elaboration", "--samples", "2",
+                 "--max-new-tokens", "4", "--normal", "2", "--grader", "base", "--grader", str(grader),
+                 "--grader-orders", "3", "--min-mass", "0", "--out", str(out)]) == 0
     info = strict_json(out / "manifest.json")["config"]["grader"]
-    assert info["weak"] is False and str(grader) in info["model"]
-    assert "Weak grader." not in (out / "report.html").read_text()
+    assert [g["name"] for g in info["graders"]] == ["base", "grader"] and info["label_orders"] == 3
+    records = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
+    assert all(r["grader"] == "base" and [o["grader"] for o in r["other_graders"]] == ["grader"] for r in records)
+    assert all(len(r["grader_order_labels"]) == 3 for r in records)
+    rel = pd.read_csv(out / "tables" / "grader_reliability.csv")
+    between = rel[(rel["measure"] == "grader_kappa") & (rel["compared_with"] == "grader")]
+    assert list(between["category"]) == ["all", *CATEGORIES] and set(between["n_items_read"]) == {4}
+    assert main(["compare", "--model", str(tiny_model_dir), "--suite", "elaboration", "--grader-orders", "11",
+                 "--out", str(tmp_path / "bad")]) == 2
