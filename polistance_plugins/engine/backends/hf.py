@@ -65,6 +65,19 @@ class LocalBackend:
         except OSError as e:
             raise PolistanceError(f"cannot load model {model_path!r}: {str(e).splitlines()[0]}") from None
         self.model.eval()
+        self._ready()
+
+    @classmethod
+    def around(cls, model, tokenizer, name: str, batch_size: int = 16, system_prompt: str | None = None) -> "LocalBackend":
+        """A backend over a model already in memory (e.g. the model being trained, PEFT wrapper
+        included): nothing is loaded, the caller keeps the model's mode and adapters."""
+        self = cls.__new__(cls)
+        self.model_path, self.batch_size, self.system_prompt = name, batch_size, system_prompt
+        self.tokenizer, self.model = tokenizer, model
+        self._ready()
+        return self
+
+    def _ready(self) -> None:
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.adapters: dict[str, str] = {}
