@@ -23,6 +23,7 @@ from .compass_plot import compass_title, plot_compass
 from .elaboration_tables import elaboration_from_logs, elaboration_table
 from .grader_reliability import reliability_context, reliability_from_logs, reliability_table, verdict
 from .meta import config_from_single_run, meta_from_config, read_manifest
+from .trajectory_section import trajectory_section
 
 
 def item_texts(banks: Sequence[str]) -> dict[tuple[str, str], str]:
@@ -103,6 +104,9 @@ def build_report(folder: str | Path, records: Sequence[dict], meta: dict, manife
         tabs["elaboration"] = elaboration
     if reliability is not None:
         tabs["grader_reliability"] = reliability[0]
+    trajectories = trajectory_section(meta, folder / "figures")
+    if trajectories is not None:
+        tabs["trajectory"] = trajectories[0]
     (folder / "tables").mkdir(parents=True, exist_ok=True)
     for name, df in tabs.items():
         atomic_write(folder / "tables" / f"{name}.csv", df.to_csv(index=False))
@@ -113,6 +117,7 @@ def build_report(folder: str | Path, records: Sequence[dict], meta: dict, manife
         compass_figure=compass["figure"] if compass else None,
         compass_health=tables.compass_health(compass["summaries"]) if compass else None,
     )
+    figs += trajectories[1] if trajectories is not None else []
     lm = lm_eval_export.lm_eval_results(qdf, meta, date=(manifest or {}).get("started"))
     results = {
         "polistance_version": __version__,
