@@ -73,13 +73,17 @@ def cmd_compare(args) -> int:
         compass_labels=choice_list(args.compass_labels, LABEL_STYLES, "--compass-labels"),
         elaboration_bank=args.elaboration_bank, samples=args.samples, max_new_tokens=args.max_new_tokens,
         radical=args.radical, normal=args.normal, graders=tuple(args.grader or ()), grader_orders=args.grader_orders,
+        compass_unforced=args.compass_unforced, unforced_samples=args.unforced_samples,
     )
-    for flag, value in (("--samples", args.samples), ("--max-new-tokens", args.max_new_tokens)):
+    for flag, value in (("--samples", args.samples), ("--max-new-tokens", args.max_new_tokens), ("--unforced-samples", args.unforced_samples)):
         if value < 1:
             raise PolistanceError(f"{flag} {value}: must be at least 1")
     if args.control and args.control not in {n for n, _ in adapters}:
         raise PolistanceError(f"--control {args.control!r}: not one of the adapters ({', '.join(n for n, _ in adapters) or 'none given'})")
     folder = run_folder(args, f"compare-{Path(str(args.model)).name}")
+    if getattr(args, "api_base", None) and args.compass_unforced:
+        raise PolistanceError("--compass-unforced samples and grades on local weights (--model); for a served model "
+                              "run `inspect eval polistance_plugins/compass_unforced`")
     if getattr(args, "api_base", None) and "elaboration" in suites:
         raise PolistanceError("--suite elaboration samples and grades on local weights (--model); for a model behind "
                               "--api-base run `inspect eval polistance_plugins/elaboration` and `polistance report --inspect-logs`")
@@ -118,6 +122,7 @@ def register(subparsers) -> None:
     """Add ``polistance compare`` and ``polistance report`` to the CLI."""
     from ..core.records import DEFAULT_MIN_MASS
     from ..pipelines.compare import DEFAULT_BANKS
+    from .compass import add_unforced_args
 
     p = subparsers.add_parser("compare", help="base model vs its adapters on the chosen suites: one run folder, one HTML report")
     add_model_args(p)
@@ -134,6 +139,7 @@ def register(subparsers) -> None:
     p.add_argument("--compass-orders", default="normal,reversed", help="compass option orders: normal, reversed or both (default both)")
     p.add_argument("--compass-labels", default="numbers,words",
                    help="compass label styles: numbers (one token per answer, ~5x cheaper), words, or both (default both)")
+    add_unforced_args(p, with_grader=False)
     e = p.add_argument_group("elaboration suite (the sports-team paper's probe: explain a prefilled answer, graded in 5 categories)")
     e.add_argument("--elaboration-bank", default="terry9", help="bank whose questions get prefilled answers (default terry9)")
     e.add_argument("--samples", type=int, default=5, help="replies sampled per target, temperature 1 (default 5; the paper used 50)")

@@ -67,15 +67,45 @@ def cmd_compass(args) -> int:
     run = run_compass(
         backend, CompassForms(source, tuple(forms)), variants, folder, batch_size=args.batch_size, min_mass=args.min_mass,
         n_resamples=args.n_resamples, seed=args.seed, resume=bool(args.resume), overwrite=args.overwrite,
+        unforced=unforced_options(args),
     )
     print_table(run.summaries, source.name)
-    print(f"\nwrote {folder}/items.jsonl, propositions.csv, summary.json, summary.csv, compass.png, manifest.json")
+    if run.unforced is not None:
+        print_unforced(run.unforced)
+    print(f"\nwrote {folder}/items.jsonl, propositions.csv, summary.json, summary.csv, compass.png, manifest.json"
+          + (", unforced.json, unforced.csv" if run.unforced is not None else ""))
     if run.counts["failed"]:
         print(f"{run.counts['failed']} forms failed (recorded with their reasons); the run is incomplete", file=sys.stderr)
         return 3
     if any(math.isnan(s["expected"]["econ"]) and math.isnan(s["expected"]["soc"]) for s in run.summaries):
         print("no proposition was answered in format by at least one model: its point is undefined", file=sys.stderr)
     return 0
+
+
+def unforced_options(args):
+    """``--compass-unforced`` and its settings (None without the flag)."""
+    if not args.compass_unforced:
+        return None
+    if getattr(args, "api_base", None):
+        raise PolistanceError("--compass-unforced samples and grades on local weights (--model); for a served model "
+                              "run `inspect eval polistance_plugins/compass_unforced`")
+    from ..pipelines.unforced import UnforcedOptions
+
+    return UnforcedOptions(samples=args.unforced_samples, max_new_tokens=args.max_new_tokens, grader=args.grader,
+                           grader_orders=args.grader_orders).check()
+
+
+def print_unforced(summaries) -> None:
+    """Forced vs unforced: match rate, share of no position and the unforced point per model."""
+    print(f"\nunforced answers (asked openly, graded): {'model':>12s} {'graded':>7s} {'no pos.':>7s} {'match':>6s} {'n':>3s}  "
+          f"{'unforced econ [95%]':>22s}  {'unforced soc [95%]':>22s}")
+    for s in summaries:
+        ci = s["unforced_ci"]
+        print(f"{'':41s}{s['model']:>12s} {s['graded']:>3d}/{s['propositions']:<3d} {fmt(s['no_position'], '.0%'):>7s} "
+              f"{fmt(s['match'], '.0%'):>6s} {s['compared']:>3d}  {_point(s['unforced']['econ'], ci['econ']):>22s}  "
+              f"{_point(s['unforced']['soc'], ci['soc']):>22s}")
+    print("match: share of propositions answered both ways where the open answer equals the forced (argmax) one; "
+          "no pos.: share graded 'No position' (left out of the unforced point)")
 
 
 def choice_list(value: str, allowed: tuple[str, ...], flag: str) -> tuple[str, ...]:
@@ -96,4 +126,18 @@ def register(subparsers) -> None:
     p.add_argument("--orders", default="normal,reversed", help="option orders to ask: normal, reversed or both (default normal,reversed)")
     p.add_argument("--labels", default="numbers,words", help="label styles: numbers (answer 1-4), words (answer the option), or both (default)")
     p.add_argument("--n-resamples", type=int, default=2000, help="bootstrap resamples for the 95%% intervals (default 2000)")
+    add_unforced_args(p, with_grader=True)
     p.set_defaults(func=cmd_compass)
+
+
+def add_unforced_args(p, with_grader: bool) -> None:
+    """``--compass-unforced`` and the settings of the open answers (compass and compare share them)."""
+    g = p.add_argument_group("unforced answers (Röttger et al.): each proposition also asked openly, the reply graded")
+    g.add_argument("--compass-unforced", action="store_true",
+                   help="also ask every proposition openly, sample a reply and grade it (strongly disagree .. strongly agree, no position)")
+    g.add_argument("--unforced-samples", type=int, default=1, help="replies sampled per proposition, temperature 1 (default 1)")
+    if with_grader:
+        g.add_argument("--max-new-tokens", type=int, default=96, help="length limit of each open reply (default 96)")
+        g.add_argument("--grader", default=None, metavar="MODEL", help="local model that grades the replies (default: the base model)")
+        g.add_argument("--grader-orders", type=int, default=2, metavar="K",
+                       help="grade with the positions listed in K orders, averaged (default 2: forward and reversed)")

@@ -66,6 +66,8 @@ class CompareOptions:
     normal: int | None = None
     graders: tuple[str, ...] = ()
     grader_orders: int = 2
+    compass_unforced: bool = False
+    unforced_samples: int = 1
 
 
 def _log(msg: str) -> None:
@@ -160,6 +162,14 @@ def _graders(backend, options: CompareOptions):
                      "weak": any(g["weights_sha256"] == describe.get("weights_sha256") for g in info)}
 
 
+def _unforced_options(options: CompareOptions):
+    """The unforced compass settings: the first --grader (default the base model) in --grader-orders orders."""
+    from .unforced import UnforcedOptions
+
+    return UnforcedOptions(samples=options.unforced_samples, max_new_tokens=options.max_new_tokens,
+                           grader=options.graders[0] if options.graders else None, grader_orders=options.grader_orders).check()
+
+
 # ---- the run -------------------------------------------------------------------------------------
 def run_compare(
     backend,
@@ -177,6 +187,10 @@ def run_compare(
     if options.control and options.control not in names:
         raise PolistanceError(f"--control {options.control!r}: not one of the adapters ({', '.join(names) or 'none given'})")
     suites = parse_suites(options.suites)
+    if options.compass_unforced and "compass" not in suites:
+        suites = (*suites, "compass")  # the unforced answers are compared with the forced ones
+        log("--compass-unforced: adding the compass suite (the forced answers to compare with)")
+    unforced = _unforced_options(options) if options.compass_unforced else None
     plan = _questionnaire_plan(options) if "questionnaire" in suites else []
     compass = _compass_plan(options) if "compass" in suites else None
     elaboration = _elaboration_plan(options) if "elaboration" in suites else None
@@ -201,6 +215,8 @@ def run_compare(
     if compass:
         config["compass"] = run_config(describe, compass, variants, options.seed, options.min_mass, options.batch_size,
                                        n_resamples=options.compass_resamples)
+    if unforced:
+        config["compass_unforced"] = asdict(unforced)
     if elaboration:
         ebank, eforms = elaboration
         config["elaboration"] = {"bank": ebank.name, "bank_sha256": ebank.sha256, "forms": len(eforms), "samples": options.samples,
@@ -221,6 +237,13 @@ def run_compare(
                 min_mass=options.min_mass, progress=progress, desc=suite,
             )
             timings[f"{suite}:{fs.scope}_s"] = round(time.perf_counter() - t, 3)
+        if unforced:
+            from .unforced import run_unforced
+
+            log(f"compass unforced: {len(compass.source)} propositions x {unforced.samples} replies x {len(variants)} models")
+            counts["compass_unforced"], timings["compass_unforced_s"] = run_unforced(
+                backend, compass.source, variants, SuiteWriter(writer, "compass_unforced"), unforced,
+                batch_size=options.batch_size, seed=options.seed, min_mass=options.min_mass, progress=progress)
         if elaboration:
             counts["elaboration"], timings["elaboration_s"], generated = _run_elaboration(
                 backend, graders, elaboration, variants, writer, options, progress, log)

@@ -24,6 +24,7 @@ from .elaboration_tables import elaboration_from_logs, elaboration_table
 from .grader_reliability import reliability_context, reliability_from_logs, reliability_table, verdict
 from .meta import config_from_single_run, meta_from_config, read_manifest
 from .trajectory_section import trajectory_section
+from .unforced_section import unforced_section
 
 
 def item_texts(banks: Sequence[str]) -> dict[tuple[str, str], str]:
@@ -104,6 +105,10 @@ def build_report(folder: str | Path, records: Sequence[dict], meta: dict, manife
         tabs["elaboration"] = elaboration
     if reliability is not None:
         tabs["grader_reliability"] = reliability[0]
+    unforced = unforced_section(records, meta)
+    if unforced is not None:
+        tabs["compass_unforced"] = unforced["table"]
+        tabs["compass_unforced_propositions"] = unforced["propositions"]
     trajectories = trajectory_section(meta, folder / "figures")
     if trajectories is not None:
         tabs["trajectory"] = trajectories[0]
@@ -126,6 +131,7 @@ def build_report(folder: str | Path, records: Sequence[dict], meta: dict, manife
         "tables": {name: df.to_dict(orient="records") for name, df in tabs.items() if name != "items"},
         "compass": {"source": compass["source"], "summaries": compass["summaries"]} if compass else None,
         "grader_reliability": reliability[1] if reliability else None,
+        "compass_unforced_grader": unforced["order_agreement"] if unforced else None,
         "lm_eval": lm,
     }
     atomic_write(folder / "results.json", json.dumps(json_safe(results), indent=2, sort_keys=True, allow_nan=False) + "\n")
@@ -135,7 +141,7 @@ def build_report(folder: str | Path, records: Sequence[dict], meta: dict, manife
         atomic_write(sub / f"results_{stamp}.json", json.dumps(json_safe(res), indent=2, allow_nan=False) + "\n")
     return html.write_report(folder, tabs, figs, meta, manifest, compass=compass,
                              elaboration=html.elaboration_context(elaboration, models) if elaboration is not None else None,
-                             reliability=reliability_context(*reliability) if reliability else None)
+                             reliability=reliability_context(*reliability) if reliability else None, unforced=unforced)
 
 
 def rebuild_report(folder: str | Path) -> Path:
