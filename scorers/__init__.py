@@ -4,5 +4,6 @@ from .digit_distribution import digit_distribution
 from .elaboration_judge import elaboration_judge
 from .ideology_judge import ideology_judge
 from .metrics import summarise, summary
+from .unforced_position import unforced_position
 
-__all__ = ["digit_distribution", "elaboration_judge", "ideology_judge", "summarise", "summary"]
+__all__ = ["digit_distribution", "elaboration_judge", "ideology_judge", "summarise", "summary", "unforced_position"]

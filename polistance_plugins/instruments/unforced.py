@@ -67,6 +67,20 @@ def pooled_positions(records: Sequence[dict], n_propositions: int) -> list[list[
     return [None if s is None else [v / c for v in s] for s, c in zip(sums, counts)]
 
 
+def top_positions(pooled: Sequence[Sequence[float] | None]) -> list[int | None]:
+    """The most probable position of each pooled distribution (lowest index on ties; None = ungraded)."""
+    return [None if p is None else max(range(len(POSITIONS)), key=lambda j: (p[j], -j)) for p in pooled]
+
+
+def unforced_point(top: Sequence[int | None], weights, n_resamples: int = 2000, seed: int = 0) -> dict:
+    """The compass point of the open answers ("No position" and ungraded count as unanswered) with
+    its percentile bootstrap interval over propositions (``core.compass_stability``)."""
+    answers = [None if t is None or t == NO_POSITION else t for t in top]
+    point = compass_point(answers, weights)
+    ci = bootstrap_interval(answers, weights, n_resamples=n_resamples, seed=seed)
+    return {"answers": answers, "point": {"econ": point[0], "soc": point[1]}, "ci": {k: list(v) for k, v in ci.items()}}
+
+
 def summarise_unforced(unforced: Sequence[dict], forced: Sequence[dict], source: CompassSource,
                        n_resamples: int = 2000, seed: int = 0) -> dict:
     """One model's unforced answers against its forced ones.
@@ -77,13 +91,12 @@ def summarise_unforced(unforced: Sequence[dict], forced: Sequence[dict], source:
     propositions with both answers where they are the same Likert option."""
     n = len(source)
     pooled = pooled_positions(unforced, n)
-    top = [None if p is None else max(range(len(POSITIONS)), key=lambda j: (p[j], -j)) for p in pooled]
-    answers = [None if t is None or t == NO_POSITION else t for t in top]
+    top = top_positions(pooled)
+    located = unforced_point(top, source.weights, n_resamples, seed)
+    answers = located["answers"]
     forced_answers = [argmax_answer(p) for p in pool(form_answers(forced), n)] if forced else [None] * n
     both = [(u, f) for u, f in zip(answers, forced_answers) if u is not None and f is not None]
     graded = [t for t in top if t is not None]
-    point = compass_point(answers, source.weights)
-    ci = bootstrap_interval(answers, source.weights, n_resamples=n_resamples, seed=seed)
     forced_point = compass_point(forced_answers, source.weights) if forced else (math.nan, math.nan)
     return {
         "model": (unforced or forced or [{}])[0].get("model"),
@@ -97,8 +110,8 @@ def summarise_unforced(unforced: Sequence[dict], forced: Sequence[dict], source:
         "no_position_mean_p": math.fsum(p[NO_POSITION] for p in pooled if p is not None) / len(graded) if graded else math.nan,
         "compared": len(both),
         "match": sum(u == f for u, f in both) / len(both) if both else math.nan,
-        "unforced": {"econ": point[0], "soc": point[1]},
-        "unforced_ci": {k: list(v) for k, v in ci.items()},
+        "unforced": located["point"],
+        "unforced_ci": located["ci"],
         "forced_argmax": {"econ": forced_point[0], "soc": forced_point[1]},
         "answers": top,
         "forced_answers": forced_answers,
