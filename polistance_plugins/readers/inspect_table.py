@@ -43,7 +43,8 @@ def log_rows(log, location: str = "") -> list[dict]:
     scores = log.results.scores if log.results else []
     for score in scores:
         values = {name: float(m.value) for name, m in score.metrics.items()}
-        prefix = f"{score.name}:" if len(scores) > 1 else ""
+        # one scorer whose metrics return several dicts gives several entries of the same name: no prefix then
+        prefix = f"{score.name}:" if len({s.name for s in scores}) > 1 else ""
         for name, value in values.items():
             topic, metric = name.split("/", 1) if "/" in name else ("all", name)
             if metric == "n":

@@ -21,6 +21,7 @@ from ..instruments.compass_summary import proposition_rows, summarise_model, sum
 from ..readers.inspect_table import inspect_table
 from .compass_plot import compass_title, plot_compass
 from .elaboration_tables import elaboration_from_logs, elaboration_table
+from .evenhandedness_section import evenhandedness_context, evenhandedness_table
 from .grader_reliability import reliability_context, reliability_from_logs, reliability_table, verdict
 from .meta import config_from_single_run, meta_from_config, read_manifest
 from .trajectory_section import trajectory_section
@@ -105,6 +106,9 @@ def build_report(folder: str | Path, records: Sequence[dict], meta: dict, manife
         tabs["elaboration"] = elaboration
     if reliability is not None:
         tabs["grader_reliability"] = reliability[0]
+    paired = evenhandedness_table(inspect_table(meta["inspect_logs"])) if meta.get("inspect_logs") else None
+    if paired is not None and len(paired):
+        tabs["evenhandedness"] = paired
     unforced = unforced_section(records, meta)
     if unforced is not None:
         tabs["compass_unforced"] = unforced["table"]
@@ -141,7 +145,8 @@ def build_report(folder: str | Path, records: Sequence[dict], meta: dict, manife
         atomic_write(sub / f"results_{stamp}.json", json.dumps(json_safe(res), indent=2, allow_nan=False) + "\n")
     return html.write_report(folder, tabs, figs, meta, manifest, compass=compass,
                              elaboration=html.elaboration_context(elaboration, models) if elaboration is not None else None,
-                             reliability=reliability_context(*reliability) if reliability else None, unforced=unforced)
+                             reliability=reliability_context(*reliability) if reliability else None, unforced=unforced,
+                             paired=evenhandedness_context(paired) if paired is not None and len(paired) else None)
 
 
 def rebuild_report(folder: str | Path) -> Path:

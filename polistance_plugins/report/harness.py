@@ -19,6 +19,7 @@ from ..readers.inspect_table import grader_of_logs, inspect_table
 from ..readers.lm_eval_outputs import records_from_lm_eval
 from .build import build_report
 from .elaboration_tables import elaboration_from_logs
+from .evenhandedness_section import evenhandedness_table
 from .meta import meta_from_config
 
 
@@ -60,8 +61,10 @@ def report_from_harness(
             if info["label"] not in {m["label"] for m in models}:
                 models.append(info)
             records.extend(recs)
-        elaboration_labels = list(dict.fromkeys(elaboration_from_logs(inspect_table(inspect_dirs))["model"]))
-        for label in elaboration_labels:
+        table = inspect_table(inspect_dirs)
+        elaboration_labels = list(dict.fromkeys(elaboration_from_logs(table)["model"]))
+        paired_labels = list(dict.fromkeys(evenhandedness_table(table)["model"]))
+        for label in elaboration_labels + paired_labels:
             if label not in {m["label"] for m in models}:
                 models.append({"label": label, "adapter": None, "pretrained": None})
     labels = [m["label"] for m in models]
@@ -95,7 +98,7 @@ def report_from_harness(
     if inspect_dirs:
         questionnaire = any(r.get("suite") != "compass" for r in records)
         config["options"]["suites"] = (["questionnaire"] if questionnaire else []) + (["compass"] if compass_sources else []) \
-            + (["elaboration"] if elaboration_labels else [])
+            + (["elaboration"] if elaboration_labels else []) + (["evenhandedness"] if paired_labels else [])
     if len(compass_sources) > 1:
         raise PolistanceError("--inspect-logs: the compass logs asked different sources ("
                               + "; ".join(f"{src} in {log}" for (src, _), log in compass_sources.items())
@@ -120,7 +123,7 @@ def _records_from_inspect(dirs: Sequence[str], min_mass: float) -> list[tuple[di
     skipped with a note on stderr; elaboration logs are read by ``_elaboration_section``.
     """
     table = inspect_table(dirs)
-    unread = sorted({str(t) for t in table["task"]} - {"questionnaire", "compass", "elaboration"})
+    unread = sorted({str(t) for t in table["task"]} - {"questionnaire", "compass", "elaboration", "evenhandedness"})
     if unread:
         print(f"--inspect-logs: the report does not read the logs of {', '.join(unread)}; skipped", file=sys.stderr)
     return records_from_logs(dirs, min_mass=min_mass)

@@ -168,7 +168,7 @@ def elaboration_context(table: pd.DataFrame, models: Sequence[str] = ()) -> dict
 
 def write_report(folder: Path, tabs: dict[str, pd.DataFrame], figures: list[dict], meta: dict, manifest: dict | None,
                  compass: dict | None = None, elaboration: dict | None = None, reliability: dict | None = None,
-                 unforced: dict | None = None) -> Path:
+                 unforced: dict | None = None, paired: dict | None = None) -> Path:
     """Render ``report.html`` into ``folder`` and return its path."""
     from jinja2 import TemplateError
 
@@ -203,6 +203,7 @@ def write_report(folder: Path, tabs: dict[str, pd.DataFrame], figures: list[dict
         "elaboration": elaboration,
         "reliability": reliability,
         "unforced": unforced,
+        "paired": paired,
         "grader": grader,
         "tables": sorted(p.name for p in (folder / "tables").glob("*.csv")) if (folder / "tables").is_dir() else [],
         "lm_eval_files": sorted(str(p.relative_to(folder)) for p in (folder / "lm_eval").rglob("results_*.json")) if (folder / "lm_eval").is_dir() else [],
