@@ -143,15 +143,16 @@ def register(subparsers) -> None:
     e = p.add_argument_group("elaboration suite (the sports-team paper's probe: explain a prefilled answer, graded in 5 categories)")
     e.add_argument("--elaboration-bank", default="terry9", help="bank whose questions get prefilled answers (default terry9)")
     e.add_argument("--samples", type=int, default=5, help="replies sampled per target, temperature 1 (default 5; the paper used 50)")
-    e.add_argument("--max-new-tokens", type=int, default=96, help="length limit of each reply (default 96)")
+    e.add_argument("--max-new-tokens", type=int, default=96, help="length limit of each reply, and of the --compass-unforced replies (default 96)")
     e.add_argument("--radical", type=int, default=3, help="radical targets per adapter: the answers it raised most over the base (default 3)")
     e.add_argument("--normal", type=int, default=None, help="normal targets (the base model's modal answers) every model explains (default: every question)")
     e.add_argument("--grader", action="append", default=None, metavar="MODEL",
                    help="local model that grades the replies (named model or HF folder; 'base' = the model under test, the default); "
-                        "give it twice (--grader A --grader B) to measure the agreement between two graders")
+                        "give it twice (--grader A --grader B) to measure the agreement between two graders; "
+                        "the first also grades the --compass-unforced replies")
     e.add_argument("--grader-orders", type=int, default=2, metavar="K",
                    help="grade with the categories listed in K orders (forward, reversed, then rotations), averaged; "
-                        "K >= 2 also measures the grader's agreement with itself (default 2)")
+                        "K >= 2 also measures the grader's agreement with itself (default 2; also for --compass-unforced)")
     p.set_defaults(func=cmd_compare)
 
     p = subparsers.add_parser("report", help="rebuild a report from a run folder, or build one from lm-eval / Inspect outputs")
