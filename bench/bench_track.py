@@ -4,7 +4,7 @@ side by side, alternating the two so that both see the same load. Prints for eac
 and the CPU time of the training process (user + system, all threads: robust to other processes
 sharing the cores), the tracker's own seconds, and the overhead of tracking on both clocks.
 
-Usage: python bench/bench_track.py [--rounds 1] [--threads 1] [--track terry9] [--every 4]
+Usage: python bench/bench_track.py [--rounds 1] [--threads 1] [--track terry9] [--every 4] [--keep DIR]
 Target (issue 17): tracking adds at most 25% to the training time.
 """
 
@@ -48,12 +48,14 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--track", default="terry9")
     p.add_argument("--every", type=int, default=None, help="--track-every (default: the command's default)")
+    p.add_argument("--keep", default=None, metavar="DIR", help="train into DIR (kept) instead of a temporary folder")
     args = p.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        root = Path(args.keep) if args.keep else Path(tmp)
         for k in range(args.rounds):
             for track in (None, args.track):
-                r = train(Path(tmp) / f"run{k}-{bool(track)}", args.threads, track, args.every)
+                r = train(root / f"run{k}-{'tracked' if track else 'plain'}", args.threads, track, args.every)
                 rows.append({"tracked": bool(track), **r})
                 print(f"{'tracked' if track else 'plain':>8s}: {r['steps']} steps, wall {r['wall']:.1f} s, CPU {r['cpu']:.1f} s, "
                       f"tracker {r['tracker_s']:.1f} s at {r['points']} points, load at start {r['load']:.2f}", flush=True)
