@@ -13,7 +13,6 @@ from inspect_ai.dataset import MemoryDataset, Sample
 from polistance_plugins.banks import load_bank
 from polistance_plugins.core.records import DEFAULT_MIN_MASS
 from polistance_plugins.engine.elaborate import auto_targets
-from polistance_plugins.engine.models import DEFAULT_MODEL
 from polistance_plugins.errors import PolistanceError
 from polistance_plugins.core.label_orders import check_orders
 from polistance_plugins.instruments.elaboration import CATEGORIES, FOLLOW_UP, KINDS, MIN_INCREASE, ElaborationTarget, read_targets
@@ -34,12 +33,25 @@ def parse_kinds(kinds: str, adapter: str | None) -> tuple[str, ...]:
     return tuple(k.strip() for k in kinds.split(","))
 
 
+def target_source(targets: str | None, base: str | None) -> str:
+    """Where the targets come from: "targets" (a file) or "base" (chosen from a local model's answers),
+    exactly one of which must be given."""
+    if targets and base:
+        raise PolistanceError("elaboration: give -T targets=FILE or -T base=MODEL, not both (a targets file is used as it is)")
+    if not (targets or base):
+        raise PolistanceError(
+            "elaboration: say where the targets come from: -T targets=FILE (a JSONL of question/answer targets) "
+            "or -T base=MODEL (a local model, e.g. smollm2-135m-instruct or an HF folder, whose answers choose them; "
+            "add -T adapter=DIR for radical targets)")
+    return "targets" if targets else "base"
+
+
 @task
 def elaboration(
     bank: str = "terry9",
     topics: str | list[str] | None = None,
     targets: str | None = None,
-    base: str = DEFAULT_MODEL,
+    base: str | None = None,
     adapter: str | None = None,
     kinds: str = "auto",
     radical: int | None = None,
@@ -60,8 +72,11 @@ def elaboration(
       bank: bank the questions come from (default terry9).
       topics: comma-separated topics to keep (default all).
       targets: JSONL file of targets ({"item_id", "answer", optional "kind", "paraphrase",
-        "direction", "id"}); when absent targets are chosen from ``base`` and ``adapter``.
-      base: base model for choosing targets (named model or HF folder; default the embedded model).
+        "direction", "id"}). Give this or ``base``.
+      base: local model whose answers choose the targets (named model such as
+        smollm2-135m-instruct, or an HF folder), loaded while the task is built. Give this or
+        ``targets``; there is no default, so a run against an API model never picks targets from a
+        model it does not evaluate.
       adapter: PEFT adapter folder whose answers are compared with the base's (radical targets).
       kinds: "auto" (radical and normal with an adapter, normal without), or "radical", "normal".
       radical: at most this many radical targets, largest rises first (default all with a rise).
@@ -81,6 +96,7 @@ def elaboration(
     check_orders(len(CATEGORIES), grader_orders)
     loaded = load_bank(bank)
     keep = parse_topics(loaded, topics)
+    target_source(targets, base)
     if targets:
         chosen = [t for t in read_targets(targets, loaded) if not keep or t.form.topic in keep]
     else:

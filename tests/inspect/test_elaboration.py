@@ -259,6 +259,52 @@ def test_grader_defaults_to_the_model_under_test(tmp_path):
     assert metrics(log)["Reversal"] == 1.0
 
 
+# ---- where the targets come from ---------------------------------------------------------------
+@pytest.mark.parametrize("kwargs", [{}, {"adapter": "adapters/southern"}, {"kinds": "normal"}])
+def test_targets_need_an_explicit_source(kwargs):
+    """No default base: without targets or base the task says which two options there are (it
+    used to pick targets from the embedded model's answers, also under --model openai/...)."""
+    with pytest.raises(PolistanceError, match=r"-T targets=FILE .*or -T base=MODEL"):
+        elaboration(**kwargs)
+
+
+def test_targets_and_base_together_are_refused(tmp_path):
+    with pytest.raises(PolistanceError, match="not both"):
+        elaboration(targets=targets_file(tmp_path), base="smollm2-135m-instruct")
+
+
+def test_a_targets_file_loads_no_model(tmp_path, monkeypatch):
+    """Building the task from a targets file constructs no local backend (no torch model)."""
+    from polistance_plugins.engine.backends import hf
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a local model was loaded while the task was built")
+
+    monkeypatch.setattr(hf.LocalBackend, "__init__", refuse)
+    task = elaboration(targets=targets_file(tmp_path), samples=1)
+    assert [(s.metadata["item_id"], s.metadata["answer"]) for s in task.dataset] == [("terry9-01", 1), ("terry9-05", 8)]
+    assert task.metadata["targets_base"] is None
+
+
+def test_base_chooses_the_targets_from_that_model(monkeypatch):
+    """``base`` given: the targets come from that model's answers (and only then is one loaded)."""
+    import importlib
+
+    module = importlib.import_module("polistance_plugins.tasks.elaboration")
+    bank = load_bank("terry9")
+    seen = {}
+
+    def fake_auto_targets(forms, base, adapter, kinds, *rest):
+        seen.update(base=base, adapter=adapter, kinds=kinds)
+        dist = Distribution(probs=(0.1,) * 10, mass=1.0)
+        return choose_targets(forms, [dist] * len(forms), None, kinds)
+
+    monkeypatch.setattr(module, "auto_targets", fake_auto_targets)
+    task = elaboration(base="my-base", samples=1)
+    assert seen == {"base": "my-base", "adapter": None, "kinds": ("normal",)}
+    assert len(task.dataset) == len(bank) and task.metadata["targets_base"] == "my-base"
+
+
 # ---- end to end on the tiny local model ----------------------------------------------------------
 def test_tiny_model_auto_targets_through_hf_provider(tmp_path, digit_model_dir, lora_dir):
     """Targets chosen from the base and a random LoRA adapter; the adapter model (loaded by the hf
