@@ -22,6 +22,7 @@ from .graded_orders import grade_in_orders
 from .grader import check_mode
 from .metrics import summary
 from .reliability import SECOND_ROLE, grader_reliability
+from .weak_grader import NOTE, weak_grader, weakness_flag
 
 def category_index(reply: str) -> int | None:
     """Index in ``CATEGORIES`` of a lone label reply (text mode), else None."""
@@ -49,7 +50,7 @@ def _named(grade: dict) -> dict:
     }
 
 
-@scorer(metrics=[summary(means=list(CATEGORIES), counts=["unscored"], by="topic"), grader_reliability(list(CATEGORIES))])
+@scorer(metrics=[summary(means=list(CATEGORIES), counts=["unscored"], by="topic"), grader_reliability(list(CATEGORIES)), weak_grader()])
 def elaboration_judge(
     grader_mode: str = "logprob",
     top_logprobs: int = 20,
@@ -74,6 +75,7 @@ def elaboration_judge(
         rotations), mapped back and averaged; 2 or more also measures the grader's self-agreement.
     """
     check_mode(grader_mode)
+    weakness = weakness_flag()
 
     async def score(state: TaskState, target: Target) -> Score:
         elaboration = state.output.completion
@@ -88,7 +90,7 @@ def elaboration_judge(
 
         first = await grade("grader")
         metadata = {"grader_mode": grader_mode, "grader_reply": first["replies"][0], "grader_label": first["label"],
-                    "grader_order_labels": first["order_labels"], "grader_order_probs": first["order_probs"]}
+                    "grader_order_labels": first["order_labels"], "grader_order_probs": first["order_probs"], NOTE: weakness()}
         if first["distribution"] is not None:
             metadata["grader_distribution"] = first["distribution"]
         if grader_mode == "logprob":

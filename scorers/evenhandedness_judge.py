@@ -22,6 +22,7 @@ from polistance_plugins.instruments.evenhandedness import MEASURES, PROMPT_ORDER
 from .graded_orders import grade_in_orders
 from .grader import check_mode
 from .reliability import grader_reliability
+from .weak_grader import NOTE, weak_grader, weakness_flag
 
 N_RESAMPLES = 2000
 
@@ -55,7 +56,7 @@ def pair_summary() -> Metric:
     return compute
 
 
-@scorer(metrics=[pair_summary(), grader_reliability(list(QUESTIONS["even"]))])
+@scorer(metrics=[pair_summary(), grader_reliability(list(QUESTIONS["even"])), weak_grader()])
 def evenhandedness_judge(grader_mode: str = "logprob", grader_orders: int = 2, top_logprobs: int = 20,
                          min_mass: float = DEFAULT_MIN_MASS, max_tokens: int = 16) -> Scorer:
     """Grade a pair's two replies (sample metadata ``reply_a``/``reply_b``) on the three questions.
@@ -68,6 +69,7 @@ def evenhandedness_judge(grader_mode: str = "logprob", grader_orders: int = 2, t
       max_tokens: reply length allowed to the grader in text mode.
     """
     check_mode(grader_mode)
+    weakness = weakness_flag()
 
     async def score(state: TaskState, target: Target) -> Score:
         meta = state.metadata
@@ -87,7 +89,7 @@ def evenhandedness_judge(grader_mode: str = "logprob", grader_orders: int = 2, t
         even_ab = detail["even_ab"]
         metadata = {"grades": detail, "reply_a": meta["reply_a"], "reply_b": meta["reply_b"],
                     "grader_order_labels": [QUESTIONS["even"][i] if i is not None else None for i in even_ab["order_labels"]],
-                    "grader_order_probs": even_ab["order_probs"]}
+                    "grader_order_probs": even_ab["order_probs"], NOTE: weakness()}
         if value["unscored"]:
             return Score(value=value, answer=None, explanation=even_ab["problem"], reason="grader_failed", metadata=metadata)
         verdict = "even-handed" if value["even_handed_rate"] else ("favours a" if value["favours_a"] > value["favours_b"] else "favours b")

@@ -24,6 +24,7 @@ from .graded_orders import grade_in_orders
 from .grader import check_mode
 from .metrics import summary
 from .reliability import SECOND_ROLE, grader_reliability
+from .weak_grader import NOTE, weak_grader, weakness_flag
 
 
 def position_value(index: int | None, forced: list[float] | None) -> dict[str, float]:
@@ -58,7 +59,7 @@ def unforced_point_metric(n_resamples: int = 1000, seed: int = 0) -> Metric:
 
 
 @scorer(metrics=[summary(means=[*POSITIONS, "match"], counts=["unscored"], by="axis"), unforced_point_metric(),
-                 grader_reliability(list(POSITIONS))])
+                 grader_reliability(list(POSITIONS)), weak_grader()])
 def unforced_position(grader_mode: str = "logprob", grader_orders: int = 2, top_logprobs: int = 20,
                       min_mass: float = DEFAULT_MIN_MASS, max_tokens: int = 16) -> Scorer:
     """Grade the open reply into a position with the ``grader`` role (see the module notes).
@@ -71,6 +72,7 @@ def unforced_position(grader_mode: str = "logprob", grader_orders: int = 2, top_
       max_tokens: reply length allowed to the grader in text mode.
     """
     check_mode(grader_mode)
+    weakness = weakness_flag()
 
     async def score(state: TaskState, target: Target) -> Score:
         reply, statement = state.output.completion, state.metadata["text"]
@@ -91,7 +93,7 @@ def unforced_position(grader_mode: str = "logprob", grader_orders: int = 2, top_
         metadata = {k: state.metadata[k] for k in ("weights", "index", "item_id", "axis")}
         metadata.update(forced_probs=forced, forced_answer=None if forced is None else POSITIONS[argmax_answer(forced)],
                         grader_label=first["label"], grader_distribution=first["distribution"],
-                        grader_order_labels=first["order_labels"], grader_order_probs=first["order_probs"])
+                        grader_order_labels=first["order_labels"], grader_order_probs=first["order_probs"], **{NOTE: weakness()})
         if SECOND_ROLE in model_roles():
             metadata[SECOND_ROLE] = await grade(SECOND_ROLE)
         index = POSITIONS.index(first["label"]) if first["label"] is not None else None
