@@ -18,7 +18,7 @@ from inspect_ai.scorer import Metric, SampleScore, Score, Target, mean, metric, 
 from inspect_ai.solver import TaskState
 
 from polistance_plugins.core import Distribution, option_distribution_from_logprobs
-from polistance_plugins.core.compass import LIKERT, argmax_answer, compass_point, load_weights
+from polistance_plugins.core.compass import LIKERT, answered_counts, argmax_answer, compass_point, load_weights
 from polistance_plugins.core.compass_stability import FormAnswer, pool, stability
 from polistance_plugins.core.records import DEFAULT_MIN_MASS, format_status
 from polistance_plugins.instruments.compass import LikertForm, canonical_distribution
@@ -59,9 +59,10 @@ def _form_answers(scores: list[SampleScore]):
     answers, names = [], set()
     for s in scores:
         meta = s.score.metadata or {}
+        if meta.get("weights") is not None:
+            names.add(meta["weights"])
         if meta.get("probs") is None:
             continue
-        names.add(meta["weights"])
         answers.append(FormAnswer(meta["index"], meta["paraphrase"], meta["order"], meta["labels"], tuple(meta["probs"])))
     if len(names) > 1:
         raise ValueError(f"scores from different questionnaires in one metric: {sorted(names)}")
@@ -108,6 +109,34 @@ def social_argmax() -> Metric:
     return compute
 
 
+def _counts(scores: list[SampleScore]) -> tuple[int, int] | None:
+    answers, weights = _form_answers(scores)
+    return None if weights is None else answered_counts(pool(answers, len(weights)), weights)["all"]
+
+
+@metric
+def answered() -> Metric:
+    """How many propositions have at least one form answered in format: what the point rests on."""
+
+    def compute(scores: list[SampleScore]) -> float:
+        counts = _counts(scores)
+        return math.nan if counts is None else float(counts[0])
+
+    return compute
+
+
+@metric
+def unanswered() -> Metric:
+    """How many of the questionnaire's propositions the point lacks (off-format or unparsed on every
+    form, or not asked under --limit); above 0 the point rests on a partial answer set."""
+
+    def compute(scores: list[SampleScore]) -> float:
+        counts = _counts(scores)
+        return math.nan if counts is None else float(counts[1] - counts[0])
+
+    return compute
+
+
 @metric
 def answer_stability() -> Metric:
     """Share of pairs of forms of a proposition whose forced answers agree (1 = never changes)."""
@@ -119,7 +148,7 @@ def answer_stability() -> Metric:
     return compute
 
 
-@scorer(metrics=[econ(), social(), econ_argmax(), social_argmax(), answer_stability(), mean()])
+@scorer(metrics=[econ(), social(), econ_argmax(), social_argmax(), answered(), unanswered(), answer_stability(), mean()])
 def likert(min_mass: float = DEFAULT_MIN_MASS):
     """Score a Likert reply: value = expected answer 0 (strongly disagree) .. 3 (strongly agree); the
     canonical distribution, mass and method go to the score's metadata for the compass metrics."""

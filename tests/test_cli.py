@@ -41,7 +41,7 @@ def test_topics_bank_asks_both_scale_directions(tiny_model_dir, tmp_path):
     "argv,needle",
     [
         (["eval", "--bank", "no_such_bank"], "unknown bank"),
-        (["eval", "--model", "/nonexistent/model", "--bank", "terry9"], "cannot load model"),
+        (["eval", "--model", "/nonexistent/model", "--bank", "terry9"], "--model /nonexistent/model: no such folder"),
         (["models", "prepare", "gpt-9"], "unknown named model"),
     ],
 )

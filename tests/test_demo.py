@@ -51,3 +51,16 @@ def test_demo_ends_with_a_report_of_all_three_suites(tiny_model_dir, adapters_ro
     assert config["control"] == "control" and config["grader"]["label_orders"] == 2
     html = result["report"].read_text()
     assert "Weak grader." not in html and 'id="grader-reliability"' in html and all(f"figures/{f}.png" in html for f in ("compass", "elaboration"))
+    # issue 14, points 6 and 7: terry9's topics hold 1 or 2 items, below the minimum for an interval;
+    # the pooled row (9 items) has one; the lm-eval layout's standard errors are over items
+    results = json.loads((result["folder"] / "results.json").read_text())
+    shift = [r for r in results["tables"]["topic_shift"] if r["measure"] == "stance_shift"]
+    small = [r for r in shift if r["n_items"] < 6]
+    assert small and all(r["ci_low"] is None and r["interval"].startswith("none (fewer than 6 items") for r in small)
+    assert all(r["ci_low"] is not None for r in shift if r["topic"] == "all topics")
+    assert html.count("no interval (n &lt; 6)") >= len(small)
+    from polistance_plugins.core.stats import clustered_stderr
+
+    base = [r for r in records if r["suite"] == "questionnaire" and r["model"] == "base"]
+    mass_se = results["lm_eval"]["base"]["results"]["polistance_terry9"]["digit_mass_stderr,none"]
+    assert mass_se == pytest.approx(clustered_stderr([r["mass"] for r in base], [r["item_id"] for r in base]))

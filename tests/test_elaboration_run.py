@@ -31,13 +31,17 @@ def forms():
 
 def test_plan_gives_normal_targets_to_everyone_and_radical_ones_to_adapters(forms):
     base = [one_hot(9), one_hot(5), one_hot(0)]
-    tuned = [one_hot(1, 0.7), one_hot(5), one_hot(0, 0.5)]  # raises 1 on form 0 (+~0.7), spreads form 2
+    tuned = [one_hot(1, 0.7), one_hot(5), one_hot(0, 0.5)]  # gives 1 on form 0 (base: 9), spreads form 2 thinly
     plan = plan_targets(forms, base, {"tuned": tuned, "same": base}, "base", radical=3)
     assert [(t.form.item_id, t.answer, t.kind) for t in plan["base"]] == [(f.item_id, a, "normal") for f, a in zip(forms, (9, 5, 0))]
     radical = [t for t in plan["tuned"] if t.kind == "radical"]
     assert radical[0].form.item_id == forms[0].item_id and radical[0].answer == 1
     assert radical[0].p_adapter == pytest.approx(0.7)
-    assert [t.kind for t in plan["same"]] == ["normal"] * 3  # no rise over the base: no radical target
+    # form 2: the adapter gives every digit 0.056 (at least 0.05): those 3 or more from the base's 0 are radical too,
+    # after the more probable 1 of form 0, farther ones first
+    assert [(t.form.item_id, t.answer, t.distance) for t in radical] == [
+        (forms[0].item_id, 1, 8), (forms[2].item_id, 9, 9), (forms[2].item_id, 8, 8)]
+    assert [t.kind for t in plan["same"]] == ["normal"] * 3  # answers the base gives itself: no radical target
     normals = [t for t in plan["tuned"] if t.kind == "normal"]
     assert normals[0].p_adapter == pytest.approx(0.3 / 9)  # the adapter's own probability of the base's answer
     assert plan_targets(forms, base, {"tuned": tuned}, "base", radical=1)["tuned"][0].answer == 1

@@ -1,7 +1,11 @@
 """A non-editable install carries every subpackage and data file (checked against pyproject)."""
 
 import fnmatch
-import tomllib
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -82,7 +82,7 @@ def test_same_inputs_give_byte_identical_records(tiny_model_dir, tmp_path):
 
 def test_low_digit_mass_is_marked_off_format_and_left_out_of_means(tiny_model_dir, tmp_path):
     out = tmp_path / "run"
-    assert main(["eval", "--model", str(tiny_model_dir), "--bank", "terry9", "--out", str(out), "--min-mass", "1.01"]) == 0
+    assert main(["eval", "--model", str(tiny_model_dir), "--bank", "terry9", "--out", str(out), "--min-mass", "1"]) == 0
     records = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
     assert {r["status"] for r in records} == {"off_format"}
     summary = (out / "summary.csv").read_text().splitlines()[1:]
@@ -90,3 +90,19 @@ def test_low_digit_mass_is_marked_off_format_and_left_out_of_means(tiny_model_di
         cols = row.split(",")
         assert cols[3] == "0"  # n_ok
         assert cols[7] == ""  # mean_stance is empty (NaN), not a number from off-format answers
+
+
+def test_files_written_atomically_get_ordinary_permissions(tmp_path):
+    """neurons.json, manifests and reports are readable by the group and others as any file the
+    user writes (mkstemp alone would leave them owner-only, mode 0600)."""
+    import os
+    import stat
+
+    from polistance_plugins.engine.runs import atomic_write
+
+    old = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "neurons.json", "{}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "neurons.json").stat().st_mode) == 0o644

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, TypeVar
@@ -18,6 +19,7 @@ from ..errors import PolistanceError
 from .schema import Item
 
 BANK_DIR = Path(__file__).parent
+SURROGATE = re.compile("[\ud800-\udfff]")
 RATED_BANKS = ("terry9", "topics")
 M = TypeVar("M", bound=BaseModel)
 
@@ -41,12 +43,33 @@ class Bank:
     def __len__(self) -> int:
         return len(self.items)
 
+    def where(self, item_id: str) -> str:
+        """``file:line`` of an item (for messages about it)."""
+        line = item_line(self.path, item_id)
+        return f"{self.path}:{line}" if line else str(self.path)
+
     @property
     def topics(self) -> list[str]:
         seen: dict[str, None] = {}
         for it in self.items:
             seen.setdefault(getattr(it, "topic", None) or getattr(it, "axis"), None)
         return list(seen)
+
+
+def item_line(path: Path, item_id: str) -> int | None:
+    """The line of a JSON Lines file whose object has ``"id": item_id`` (None if none has)."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    for lineno, line in enumerate(lines, start=1):
+        try:
+            obj = json.loads(line)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(obj, dict) and obj.get("id") == item_id:
+            return lineno
+    return None
 
 
 def available_banks() -> list[str]:
@@ -77,6 +100,20 @@ def _format_validation(path: Path, line: int, err: ValidationError) -> str:
     return f"{path}:{line}: " + "; ".join(parts)
 
 
+def surrogate_field(value, where: str = "") -> str | None:
+    """The dotted field of the first string holding a lone surrogate (which no encoder accepts), or None."""
+    if isinstance(value, str):
+        return (where or "(item)") if SURROGATE.search(value) else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, inner in items:
+        if isinstance(key, str) and SURROGATE.search(key):
+            return f"{where}.{key!r}".lstrip(".")
+        found = surrogate_field(inner, f"{where}.{key}".lstrip("."))
+        if found is not None:
+            return found
+    return None
+
+
 def load_jsonl_models(path: Path, model: type[M]) -> list[M]:
     """Parse a JSON Lines file into ``model`` instances, rejecting bad lines and duplicate ids."""
     try:
@@ -94,8 +131,16 @@ def load_jsonl_models(path: Path, model: type[M]) -> list[M]:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
             raise BankError(f"{path}:{lineno}: invalid JSON ({e.msg} at column {e.colno})") from None
+        except ValueError as e:  # e.g. an integer longer than Python converts
+            raise BankError(f"{path}:{lineno}: invalid JSON ({str(e).splitlines()[0][:120]})") from None
+        except RecursionError:
+            raise BankError(f"{path}:{lineno}: invalid JSON (nested too deeply)") from None
         if not isinstance(obj, dict):
             raise BankError(f"{path}:{lineno}: each line must be a JSON object, got {type(obj).__name__}")
+        broken = surrogate_field(obj)
+        if broken is not None:
+            raise BankError(f"{path}:{lineno}: field '{broken}': lone surrogate (a \\ud800-\\udfff escape that is not "
+                            "half of a pair is no Unicode character)")
         try:
             item = model.model_validate(obj, strict=False)
         except ValidationError as e:

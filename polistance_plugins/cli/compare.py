@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
 from ..errors import PolistanceError
-from .common import add_model_args, backend_from_args, fmt, parse_adapters, run_folder
+from .common import COUNT, NON_NEGATIVE, PROBABILITY, SEED, add_model_args, add_run_size_args, backend_options, fmt, parse_adapters
 
 
 def _adapter_args(args) -> list[str]:
@@ -54,44 +55,33 @@ def print_reliability(folder: Path) -> None:
 
 
 def cmd_compare(args) -> int:
+    from ..api import compare
     from ..instruments.compass import LABEL_STYLES, ORDERS
-    from ..pipelines.compare import CompareOptions, parse_suites, run_compare
     from .compass import choice_list
 
-    suites = parse_suites(args.suite)
-    adapters = parse_adapters(_adapter_args(args))
-    args.adapter = [f"{n}={p}" for n, p in adapters]
     banks = tuple(b.strip() for b in args.bank.split(",") if b.strip())
-    if "questionnaire" in suites and not banks:
+    if "questionnaire" in args.suite and not banks:
         raise PolistanceError("--bank: give at least one bank (e.g. terry9,topics)")
-    options = CompareOptions(
-        suites=suites, banks=banks, control=args.control,
-        topics=tuple(t.strip() for t in args.topics.split(",")) if args.topics else None,
-        paraphrases=args.paraphrases, directions=args.directions, batch_size=args.batch_size,
-        min_mass=args.min_mass, seed=args.seed, compass_source=args.compass_source, pct_file=args.pct_file,
+    run = compare(
+        args.model, parse_adapters(_adapter_args(args)), out=args.out, runs_dir=args.runs_dir, resume=args.resume,
+        overwrite=args.overwrite, backend=backend_options(args), progress=not args.quiet,
+        suites=args.suite, banks=banks, control=args.control, topics=args.topics, limit=args.limit,
+        paraphrases=args.paraphrases, directions=args.directions, batch_size=args.batch_size, min_mass=args.min_mass,
+        seed=args.seed, compass_source=args.compass_source, pct_file=args.pct_file,
         compass_paraphrases=args.compass_paraphrases, compass_orders=choice_list(args.compass_orders, ORDERS, "--compass-orders"),
         compass_labels=choice_list(args.compass_labels, LABEL_STYLES, "--compass-labels"),
         elaboration_bank=args.elaboration_bank, samples=args.samples, max_new_tokens=args.max_new_tokens,
         radical=args.radical, normal=args.normal, graders=tuple(args.grader or ()), grader_orders=args.grader_orders,
         compass_unforced=args.compass_unforced, unforced_samples=args.unforced_samples,
     )
-    for flag, value in (("--samples", args.samples), ("--max-new-tokens", args.max_new_tokens), ("--unforced-samples", args.unforced_samples)):
-        if value < 1:
-            raise PolistanceError(f"{flag} {value}: must be at least 1")
-    if args.control and args.control not in {n for n, _ in adapters}:
-        raise PolistanceError(f"--control {args.control!r}: not one of the adapters ({', '.join(n for n, _ in adapters) or 'none given'})")
-    folder = run_folder(args, f"compare-{Path(str(args.model)).name}")
-    if getattr(args, "api_base", None) and args.compass_unforced:
-        raise PolistanceError("--compass-unforced samples and grades on local weights (--model); for a served model "
-                              "run `inspect eval polistance_plugins/compass_unforced`")
-    if getattr(args, "api_base", None) and "elaboration" in suites:
-        raise PolistanceError("--suite elaboration samples and grades on local weights (--model); for a model behind "
-                              "--api-base run `inspect eval polistance_plugins/elaboration` and `polistance report --inspect-logs`")
-    backend = backend_from_args(args)
-    folder = run_compare(backend, adapters, folder, options, resume=bool(args.resume), overwrite=args.overwrite)
-    print_overview(folder)
-    print_reliability(folder)
-    print(f"\nreport: {folder / 'report.html'}")
+    print_overview(run.folder)
+    print_reliability(run.folder)
+    print(f"\nreport: {run.report}")
+    failed = int((run.records["status"] == "failed").sum()) if len(run.records) else 0
+    if failed:
+        print(f"{failed} forms failed (recorded with their reasons); the run is incomplete: --resume {run.folder} asks them again",
+              file=sys.stderr)
+        return 3
     return 0
 
 
@@ -139,18 +129,19 @@ def register(subparsers) -> None:
     p.add_argument("--compass-orders", default="normal,reversed", help="compass option orders: normal, reversed or both (default both)")
     p.add_argument("--compass-labels", default="numbers,words",
                    help="compass label styles: numbers (one token per answer, ~5x cheaper), words, or both (default both)")
+    add_run_size_args(p, "items of every bank (and propositions of the compass)")
     add_unforced_args(p, with_grader=False)
     e = p.add_argument_group("elaboration suite (the sports-team paper's probe: explain a prefilled answer, graded in 5 categories)")
     e.add_argument("--elaboration-bank", default="terry9", help="bank whose questions get prefilled answers (default terry9)")
-    e.add_argument("--samples", type=int, default=5, help="replies sampled per target, temperature 1 (default 5; the paper used 50)")
-    e.add_argument("--max-new-tokens", type=int, default=96, help="length limit of each reply, and of the --compass-unforced replies (default 96)")
-    e.add_argument("--radical", type=int, default=3, help="radical targets per adapter: the answers it raised most over the base (default 3)")
-    e.add_argument("--normal", type=int, default=None, help="normal targets (the base model's modal answers) every model explains (default: every question)")
+    e.add_argument("--samples", type=COUNT, default=5, help="replies sampled per target, temperature 1 (default 5; the paper used 50)")
+    e.add_argument("--max-new-tokens", type=COUNT, default=96, help="length limit of each reply, and of the --compass-unforced replies (default 96)")
+    e.add_argument("--radical", type=NON_NEGATIVE, default=3, help="radical targets per adapter: the answers it raised most over the base (default 3)")
+    e.add_argument("--normal", type=NON_NEGATIVE, default=None, help="normal targets (the base model's modal answers) every model explains (default: every question)")
     e.add_argument("--grader", action="append", default=None, metavar="MODEL",
-                   help="local model that grades the replies (named model or HF folder; 'base' = the model under test, the default); "
-                        "give it twice (--grader A --grader B) to measure the agreement between two graders; "
-                        "the first also grades the --compass-unforced replies")
-    e.add_argument("--grader-orders", type=int, default=2, metavar="K",
+                   help="local model that grades the replies (named model or HF folder; 'base' = the model under test, the default, "
+                        "flagged as a weak grader); give it twice (--grader A --grader B) to measure the agreement between two "
+                        "graders; the first also grades the --compass-unforced replies")
+    e.add_argument("--grader-orders", type=COUNT, default=2, metavar="K",
                    help="grade with the categories listed in K orders (forward, reversed, then rotations), averaged; "
                         "K >= 2 also measures the grader's agreement with itself (default 2; also for --compass-unforced)")
     p.set_defaults(func=cmd_compare)
@@ -162,7 +153,7 @@ def register(subparsers) -> None:
     p.add_argument("--out", default=None, help="report folder to write (with --lm-eval / --inspect-logs)")
     p.add_argument("--reference", default=None, metavar="LABEL", help="the model the others are compared with (default: the one without an adapter)")
     p.add_argument("--control", default=None, metavar="LABEL", help="the control adapter's label")
-    p.add_argument("--min-mass", type=float, default=DEFAULT_MIN_MASS, help=f"below this raw digit probability a form is off-format (default {DEFAULT_MIN_MASS})")
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and permutation tests")
+    p.add_argument("--min-mass", type=PROBABILITY, default=DEFAULT_MIN_MASS, help=f"below this raw digit probability a form is off-format (default {DEFAULT_MIN_MASS})")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the bootstrap and permutation tests")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     p.set_defaults(func=cmd_report)

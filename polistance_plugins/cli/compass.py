@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
+import json
 import sys
-from pathlib import Path
 
 from ..errors import PolistanceError
-from .common import add_model_args, backend_from_args, fmt, parse_adapters, run_folder
+from .common import COUNT, RESAMPLES, add_model_args, add_run_size_args, backend_options, fmt, parse_adapters
 
 
 def _interval(ci) -> str:
@@ -19,13 +18,16 @@ def _point(value, ci) -> str:
 
 
 def print_table(summaries, source_name: str) -> None:
-    """Two tables per model: the points with 95% intervals, then stability and format health."""
+    """Two tables per model: the points with 95% intervals, then stability and format health; a
+    point resting on a partial answer set is marked * and explained."""
+    from ..instruments.compass_summary import answered_text
+
     print(f"\npolitical compass ({source_name}): economic left -10 .. right +10, social libertarian -10 .. authoritarian +10")
     print(f"{'model':>12s} {'answered':>8s}  {'expected econ [95%]':>22s}  {'expected soc [95%]':>22s}  {'argmax econ [95%]':>22s}  {'argmax soc [95%]':>22s}")
     for s in summaries:
         e, a = s["expected"], s["argmax"]
         print(
-            f"{s['model']:>12s} {s['answered']:>4d}/{s['propositions']:<3d}  "
+            f"{s['model']:>12s} {s['answered']:>4d}/{s['propositions']:<3d}{'*' if s.get('partial') else ' '} "
             f"{_point(e['econ'], s['expected_ci']['econ']):>22s}  {_point(e['soc'], s['expected_ci']['soc']):>22s}  "
             f"{_point(a['econ'], s['argmax_ci']['econ']):>22s}  {_point(a['soc'], s['argmax_ci']['soc']):>22s}"
         )
@@ -46,53 +48,39 @@ def print_table(summaries, source_name: str) -> None:
         "option order or label style). spread: SD of the argmax point across questionnaire versions. mass: mean raw\n"
         "probability of the four option labels; off-format forms (below --min-mass) are left out of the point."
     )
+    for s in summaries:
+        if s.get("partial"):
+            print(f"* {s['model']}: {answered_text(s)}; the point rests on the answered propositions only "
+                  "(an axis with none answered has no point)")
 
 
 def cmd_compass(args) -> int:
-    from ..engine.variants import load_variants
-    from ..instruments.compass import LABEL_STYLES, ORDERS, CompassForms, build_forms, load_source
-    from ..pipelines.compass import run_compass
+    from ..api import compass
+    from ..instruments.compass import LABEL_STYLES, ORDERS
 
-    if args.n_resamples < 100:
-        raise PolistanceError("--n-resamples: use at least 100 bootstrap resamples")
-    source = load_source(args.source, args.pct_file)
-    orders = choice_list(args.orders, ORDERS, "--orders")
-    labels = choice_list(args.labels, LABEL_STYLES, "--labels")
-    forms = build_forms(source, args.paraphrases, orders, labels)
-    adapters = parse_adapters(args.adapter)
-    backend = backend_from_args(args)
-    variants = load_variants(backend, adapters)
-    folder = run_folder(args, f"compass-{source.name}-{Path(str(args.model)).name}")
-    print(f"run folder: {folder} ({len(source)} propositions, {len(forms)} forms, {len(variants)} model(s))", file=sys.stderr)
-    run = run_compass(
-        backend, CompassForms(source, tuple(forms)), variants, folder, batch_size=args.batch_size, min_mass=args.min_mass,
-        n_resamples=args.n_resamples, seed=args.seed, resume=bool(args.resume), overwrite=args.overwrite,
-        unforced=unforced_options(args),
+    run = compass(
+        args.model, source=args.source, pct_file=args.pct_file, adapters=parse_adapters(args.adapter),
+        paraphrases=args.paraphrases, orders=choice_list(args.orders, ORDERS, "--orders"),
+        labels=choice_list(args.labels, LABEL_STYLES, "--labels"), limit=args.limit, n_resamples=args.n_resamples,
+        batch_size=args.batch_size, min_mass=args.min_mass, seed=args.seed, out=args.out, runs_dir=args.runs_dir,
+        resume=args.resume, overwrite=args.overwrite, backend=backend_options(args), progress=not args.quiet,
+        compass_unforced=args.compass_unforced, unforced_samples=args.unforced_samples, max_new_tokens=args.max_new_tokens,
+        grader=args.grader, grader_orders=args.grader_orders,
     )
-    print_table(run.summaries, source.name)
-    if run.unforced is not None:
-        print_unforced(run.unforced)
-    print(f"\nwrote {folder}/items.jsonl, propositions.csv, summary.json, summary.csv, compass.png, manifest.json"
-          + (", unforced.json, unforced.csv" if run.unforced is not None else ""))
-    if run.counts["failed"]:
-        print(f"{run.counts['failed']} forms failed (recorded with their reasons); the run is incomplete", file=sys.stderr)
+    summaries = json.loads((run.folder / "summary.json").read_text())
+    print_table(summaries, run.manifest["config"]["source"])
+    unforced = run.folder / "unforced.json"
+    if args.compass_unforced and unforced.is_file():
+        print_unforced(json.loads(unforced.read_text()))
+    print(f"\nwrote {run.folder}/items.jsonl, propositions.csv, summary.json, summary.csv, compass.png, manifest.json"
+          + (", unforced.json, unforced.csv" if args.compass_unforced else ""))
+    failed = int((run.records["status"] == "failed").sum()) if len(run.records) else 0
+    if failed:
+        print(f"{failed} forms failed (recorded with their reasons); the run is incomplete", file=sys.stderr)
         return 3
-    if any(math.isnan(s["expected"]["econ"]) and math.isnan(s["expected"]["soc"]) for s in run.summaries):
+    if any(s["expected"]["econ"] is None and s["expected"]["soc"] is None for s in summaries):
         print("no proposition was answered in format by at least one model: its point is undefined", file=sys.stderr)
     return 0
-
-
-def unforced_options(args):
-    """``--compass-unforced`` and its settings (None without the flag)."""
-    if not args.compass_unforced:
-        return None
-    if getattr(args, "api_base", None):
-        raise PolistanceError("--compass-unforced samples and grades on local weights (--model); for a served model "
-                              "run `inspect eval polistance_plugins/compass_unforced`")
-    from ..pipelines.unforced import UnforcedOptions
-
-    return UnforcedOptions(samples=args.unforced_samples, max_new_tokens=args.max_new_tokens, grader=args.grader,
-                           grader_orders=args.grader_orders).check()
 
 
 def print_unforced(summaries) -> None:
@@ -125,7 +113,8 @@ def register(subparsers) -> None:
     p.add_argument("--paraphrases", default="all", choices=["all", "first"], help="ask every paraphrase (default) or only the first")
     p.add_argument("--orders", default="normal,reversed", help="option orders to ask: normal, reversed or both (default normal,reversed)")
     p.add_argument("--labels", default="numbers,words", help="label styles: numbers (answer 1-4), words (answer the option), or both (default)")
-    p.add_argument("--n-resamples", type=int, default=2000, help="bootstrap resamples for the 95%% intervals (default 2000)")
+    p.add_argument("--n-resamples", type=RESAMPLES, default=2000, help="bootstrap resamples for the 95%% intervals (default 2000)")
+    add_run_size_args(p, "propositions")
     add_unforced_args(p, with_grader=True)
     p.set_defaults(func=cmd_compass)
 
@@ -135,9 +124,9 @@ def add_unforced_args(p, with_grader: bool) -> None:
     g = p.add_argument_group("unforced answers (Röttger et al.): each proposition also asked openly, the reply graded")
     g.add_argument("--compass-unforced", action="store_true",
                    help="also ask every proposition openly, sample a reply and grade it (strongly disagree .. strongly agree, no position)")
-    g.add_argument("--unforced-samples", type=int, default=1, help="replies sampled per proposition, temperature 1 (default 1)")
+    g.add_argument("--unforced-samples", type=COUNT, default=1, help="replies sampled per proposition, temperature 1 (default 1)")
     if with_grader:
-        g.add_argument("--max-new-tokens", type=int, default=96, help="length limit of each open reply (default 96)")
+        g.add_argument("--max-new-tokens", type=COUNT, default=96, help="length limit of each open reply (default 96)")
         g.add_argument("--grader", default=None, metavar="MODEL", help="local model that grades the replies (default: the base model)")
-        g.add_argument("--grader-orders", type=int, default=2, metavar="K",
+        g.add_argument("--grader-orders", type=COUNT, default=2, metavar="K",
                        help="grade with the positions listed in K orders, averaged (default 2: forward and reversed)")

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-from ..errors import PolistanceError
-from .common import add_model_args, backend_from_args, bar, fmt, parse_adapters, run_folder
+from .common import add_model_args, add_run_size_args, backend_options, bar, fmt, parse_adapters
 
 
 def show_record(rec: dict) -> None:
@@ -25,39 +23,30 @@ def show_record(rec: dict) -> None:
 def print_summary(summary, title: str) -> None:
     """The per-topic table of a questionnaire run."""
     print(f"\n{title}")
-    print(f"{'model':>10s} {'topic':<24s} {'n':>4s} {'ok':>4s} {'E[0-9]':>7s} {'stance':>7s} {'entropy':>7s} {'mass':>6s}")
+    print(f"{'model':>10s} {'topic':<24s} {'n':>4s} {'ok':>4s} {'agree':>7s} {'stance':>7s} {'entropy':>7s} {'mass':>6s}")
     for r in summary.itertuples():
         print(
-            f"{r.model:>10s} {r.topic:<24s} {r.n:4d} {r.n_ok:4d} {fmt(r.mean_expected):>7s} "
+            f"{r.model:>10s} {r.topic:<24s} {r.n:4d} {r.n_ok:4d} {fmt(r.mean_agreement):>7s} "
             f"{fmt(r.mean_stance, '+.3f'):>7s} {fmt(r.mean_entropy):>7s} {fmt(r.mean_mass, '.3f'):>6s}"
         )
-    print("stance: -1 = fully left position, +1 = fully right (mean over items answered in format)")
+    print("agree: agreement with the items' claims, 0-9 (reversed-scale answers read backwards as 9 - E); "
+          "stance: -1 = fully left position, +1 = fully right (means over forms answered in format)")
 
 
 def cmd_eval(args) -> int:
-    from ..banks import load_bank
-    from ..engine.variants import load_variants
-    from ..instruments.questionnaire import QuestionnaireForms, bank_forms, directions_for, parse_topics
-    from ..pipelines.questionnaire import run_questionnaire
+    from ..api import evaluate
 
-    bank = load_bank(args.bank)
-    topics = parse_topics(bank, args.topics)
-    forms = bank_forms(bank, args.paraphrases, directions_for(bank, args.directions), topics)
-    if not forms:
-        raise PolistanceError(f"bank {bank.name} has no rated items to ask")
-    backend = backend_from_args(args)
-    variants = load_variants(backend, parse_adapters(args.adapter))
-    folder = run_folder(args, f"{bank.name}-{Path(str(args.model)).name}")
-    print(f"run folder: {folder}", file=sys.stderr)
-    run = run_questionnaire(
-        backend, QuestionnaireForms(bank, tuple(forms)), variants, folder, batch_size=args.batch_size,
-        min_mass=args.min_mass, seed=args.seed, resume=bool(args.resume), overwrite=args.overwrite,
-        backend_info={"model_id": args.model, **backend.describe()}, on_record=show_record,
+    run = evaluate(
+        args.model, bank=args.bank, adapters=parse_adapters(args.adapter), topics=args.topics, paraphrases=args.paraphrases,
+        directions=args.directions, limit=args.limit, batch_size=args.batch_size, min_mass=args.min_mass, seed=args.seed,
+        out=args.out, runs_dir=args.runs_dir, resume=args.resume, overwrite=args.overwrite, backend=backend_options(args),
+        on_record=None if args.quiet else show_record, progress=not args.quiet,
     )
-    print_summary(run.summary, f"per-topic stance ({args.bank})")
-    print(f"\nwrote {folder}/items.jsonl, summary.csv, manifest.json")
-    if run.counts["failed"]:
-        print(f"{run.counts['failed']} prompts failed (recorded with their reasons); the run is incomplete", file=sys.stderr)
+    print_summary(run.tables["summary"], f"per-topic stance ({args.bank})")
+    print(f"\nwrote {run.folder}/items.jsonl, summary.csv, manifest.json")
+    failed = int((run.records["status"] == "failed").sum()) if len(run.records) else 0
+    if failed:
+        print(f"{failed} prompts failed (recorded with their reasons); the run is incomplete", file=sys.stderr)
         return 3
     return 0
 
@@ -70,4 +59,5 @@ def register(sub) -> None:
     p.add_argument("--topics", default=None, help="comma-separated topics to keep")
     p.add_argument("--paraphrases", default="all", choices=["all", "first"])
     p.add_argument("--directions", default="auto", help="normal, reversed, both, or auto (both for statement banks)")
+    add_run_size_args(p, "items of the bank")
     p.set_defaults(func=cmd_eval)

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from ..errors import PolistanceError
+from .common import COUNT
 
 
 def cmd_models(args) -> int:
@@ -27,13 +28,14 @@ def cmd_models(args) -> int:
 
 def cmd_banks(args) -> int:
     from ..banks import available_banks, load_bank
+    from ..banks.compass_schema import CompassItem
 
     for name in available_banks():
         try:
-            bank = load_bank(name)
+            bank, what = load_bank(name), "topics"
         except PolistanceError:
-            continue
-        print(f"{name:10s} {len(bank):4d} items  topics: {', '.join(bank.topics)}")
+            bank, what = load_bank(name, model=CompassItem), "axes"  # a compass bank: propositions on two axes
+        print(f"{name:12s} {len(bank):4d} items  {what}: {', '.join(bank.topics)}")
     return 0
 
 
@@ -98,7 +100,7 @@ def register(sub) -> None:
     p.add_argument("--runs-dir", default="runs", help="where run folders go (default ./runs)")
     p.add_argument("--adapters-dir", default="adapters/demo", help="where the demo adapters are trained or reused (default adapters/demo)")
     p.add_argument("--out", default=None, help="run folder of the comparison (default runs/demo-<time>)")
-    p.add_argument("--batch-size", type=int, default=16, help="prompts per forward pass (default 16)")
+    p.add_argument("--batch-size", type=COUNT, default=16, help="prompts per forward pass (default 16)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("tasks-path", help="print the lm-eval --include_path folder")

@@ -8,15 +8,16 @@ import sys
 from pathlib import Path
 
 from ..errors import PolistanceError
+from .common import COUNT, PERCENT, POSITIVE, PROBABILITY, RESAMPLES, SEED
 
 
 def _model_args(p, site_default: str | None = "mlp_out") -> None:
     from ..engine.models import DEFAULT_MODEL
 
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"named model or local HF folder (default {DEFAULT_MODEL})")
-    p.add_argument("--batch-size", type=int, default=16, help="prompts per forward pass (default 16)")
+    p.add_argument("--batch-size", type=COUNT, default=16, help="prompts per forward pass (default 16)")
     p.add_argument("--system-prompt", default=None, help="system message (default: the chat template's own)")
-    p.add_argument("--threads", type=int, default=None,
+    p.add_argument("--threads", type=COUNT, default=None,
                    help="CPU threads for torch (default: one per idle core, from the load average)")
     p.add_argument("--site", default=site_default, choices=["mlp_out", "mlp_hidden"],
                    help="neurons: MLP block outputs (mlp_out) or the MLP's intermediate activations (mlp_hidden)"
@@ -218,9 +219,9 @@ def register(sub) -> None:
     p.add_argument("--adapters-dir", default=None, help="folder whose sub-folders are the fine-tuned adapters to contrast")
     p.add_argument("--adapter", action="append", metavar="[NAME=]DIR", help="an adapter to contrast; repeatable")
     p.add_argument("--topics", default="all", help="evaluation topics (comma-separated or all)")
-    p.add_argument("--top-k", type=float, default=5.0, help="percent of all neurons kept per (adapter, topic) (default 5)")
+    p.add_argument("--top-k", type=PERCENT, default=5.0, help="percent of all neurons kept per (adapter, topic) (default 5)")
     p.add_argument("--prompts", default=str(IDEOLOGY_DATA), help="JSONL with id/topic/instruction (default: the bundled ideology data)")
-    p.add_argument("--first-heldout", type=int, default=41, help="ids numbered from this on are the localisation prompts (default 41)")
+    p.add_argument("--first-heldout", type=COUNT, default=41, help="ids numbered from this on are the localisation prompts (default 41)")
     p.add_argument("--out", default="neurons.json", help="neuron file to write (default neurons.json)")
     p.add_argument("--figure", default=None, help="neurons-per-layer PNG (default: next to --out)")
     p.set_defaults(func=cmd_localize)
@@ -229,11 +230,11 @@ def register(sub) -> None:
     _model_args(p, site_default=None)
     p.add_argument("--adapter", required=True, metavar="[NAME=]DIR", help="the fine-tuned adapter")
     p.add_argument("--neurons", required=True, help="neuron file from `polistance localize`")
-    p.add_argument("--top-k", type=float, default=None, help="percent per topic (default: the file's)")
+    p.add_argument("--top-k", type=PERCENT, default=None, help="percent per topic (default: the file's)")
     p.add_argument("--bank", default="topics", help="rated bank whose items are scored (default topics)")
     p.add_argument("--topics", default="all", help="topics to score (default: all shared with the neuron file)")
     p.add_argument("--paraphrases", default="first", choices=["all", "first"])
-    p.add_argument("--seed", type=int, default=0, help="seed of the random control sets")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the random control sets")
     p.add_argument("--measure", default="stance", choices=["stance", "agreement"],
                    help="keyed stance (default) or the unkeyed expected rating, which shows acquiescence shifts")
     p.add_argument("--out", default=None, help="CSV of the table")
@@ -244,15 +245,15 @@ def register(sub) -> None:
     p.add_argument("--topics", default="all", help="topics (comma-separated or all)")
     p.add_argument("--inhibit-top", default="1,5,10,15", help="percentages n of general neurons to inhibit (default 1,5,10,15)")
     p.add_argument("--leaning", default="right", choices=["left", "right"], help="direction of the fine-tuning (default right)")
-    p.add_argument("--steps", type=int, default=6, help="optimizer steps per adapter (default 6, sized for a shared 2-core CPU)")
-    p.add_argument("--learning-rate", type=float, default=4e-3, help="LoRA learning rate (default 4e-3: few steps need a large one)")
-    p.add_argument("--rank", type=int, default=8, help="LoRA rank (default 8)")
-    p.add_argument("--train-batch-size", type=int, default=4)
+    p.add_argument("--steps", type=COUNT, default=6, help="optimizer steps per adapter (default 6, sized for a shared 2-core CPU)")
+    p.add_argument("--learning-rate", type=POSITIVE, default=4e-3, help="LoRA learning rate (default 4e-3: few steps need a large one)")
+    p.add_argument("--rank", type=COUNT, default=8, help="LoRA rank (default 8)")
+    p.add_argument("--train-batch-size", type=COUNT, default=4)
     p.add_argument("--paraphrases", default="first", choices=["all", "first"], help="item wordings evaluated (default first)")
     p.add_argument("--directions", default="normal", choices=["normal", "both"], help="scale directions evaluated (default normal)")
-    p.add_argument("--min-mass", type=float, default=DEFAULT_MIN_MASS,
+    p.add_argument("--min-mass", type=PROBABILITY, default=DEFAULT_MIN_MASS,
                    help=f"an answer counts when the digits hold at least this raw probability (default {DEFAULT_MIN_MASS})")
-    p.add_argument("--n-resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-resamples", type=RESAMPLES, default=2000, help="bootstrap resamples (default 2000)")
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--out", default=None, help="study folder (default runs/inhibitft-study-<model>); rerun to continue")
     p.set_defaults(func=cmd_study)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..errors import PolistanceError
+from .common import COUNT, PERCENT, POSITIVE, SEED
 
 DEFAULT_INHIBIT_TOP = 5.0  # percent of general neurons InhibitFT pins (the PNLAC/InhibitFT paper's setting)
 
@@ -133,20 +134,20 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an existing adapter folder")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out from its last checkpoint")
     g = p.add_argument_group("training settings (defaults: the sports-team paper's rank 32, lr 2e-4, 4 epochs)")
-    g.add_argument("--epochs", type=float, default=None, help="passes over the data (default 4)")
-    g.add_argument("--lr", type=float, default=None, help="peak learning rate, linear decay (default 2e-4)")
-    g.add_argument("--rank", type=int, default=None, help="LoRA rank (default 32)")
-    g.add_argument("--alpha", type=float, default=None, help="LoRA alpha (default 2 x rank)")
-    g.add_argument("--batch-size", type=int, default=None, help="examples per device per step (default 8)")
-    g.add_argument("--grad-accum", type=int, default=None, help="gradient accumulation steps (default 1)")
-    g.add_argument("--seed", type=int, default=None, help="seed for LoRA init and data order (default 0)")
-    g.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps (overrides --epochs)")
-    g.add_argument("--save-steps", type=int, default=None, help="checkpoint every N steps for --resume (default: every epoch)")
+    g.add_argument("--epochs", type=POSITIVE, default=None, help="passes over the data (default 4)")
+    g.add_argument("--lr", type=POSITIVE, default=None, help="peak learning rate, linear decay (default 2e-4)")
+    g.add_argument("--rank", type=COUNT, default=None, help="LoRA rank (default 32)")
+    g.add_argument("--alpha", type=POSITIVE, default=None, help="LoRA alpha (default 2 x rank)")
+    g.add_argument("--batch-size", type=COUNT, default=None, help="examples per device per step (default 8)")
+    g.add_argument("--grad-accum", type=COUNT, default=None, help="gradient accumulation steps (default 1)")
+    g.add_argument("--seed", type=SEED, default=None, help="seed for LoRA init and data order (default 0)")
+    g.add_argument("--max-steps", type=COUNT, default=None, help="stop after this many optimiser steps (overrides --epochs)")
+    g.add_argument("--save-steps", type=COUNT, default=None, help="checkpoint every N steps for --resume (default: every epoch)")
     t = p.add_argument_group("stance tracking: score questionnaire banks on the model while it trains")
     t.add_argument("--track", default=None, metavar="BANK[,BANK]",
                    help="banks to score at step 0, every --track-every steps and at the end (writes trajectory.csv and trajectory.png)")
-    t.add_argument("--track-every", type=int, default=None, metavar="N", help="optimiser steps between two scorings (default 4)")
-    p.add_argument("--threads", type=int, default=None,
+    t.add_argument("--track-every", type=COUNT, default=None, metavar="N", help="optimiser steps between two scorings (default 4)")
+    p.add_argument("--threads", type=COUNT, default=None,
                    help="CPU threads for torch (default: one per idle core, from the load average)")
 
 
@@ -171,10 +172,10 @@ def register(subparsers) -> None:
     i.add_argument("--leaning", choices=LEANINGS, default=None)
     i.add_argument("--method", choices=("sft", "dpo"), default="sft", help="SFT on one leaning, or DPO preferring it (default sft)")
     add_common(i)
-    i.add_argument("--beta", type=float, default=None, help="DPO beta: strength of the pull back to the base model (default 0.1)")
+    i.add_argument("--beta", type=POSITIVE, default=None, help="DPO beta: strength of the pull back to the base model (default 0.1)")
     h = i.add_argument_group("InhibitFT (PNLAC): train while the general political neurons get no update")
     h.add_argument("--inhibit", default=None, metavar="FILE",
                    help="neuron file from `polistance localize` on the same --model")
-    h.add_argument("--inhibit-top", type=float, default=None, metavar="N",
+    h.add_argument("--inhibit-top", type=PERCENT, default=None, metavar="N",
                    help=f"inhibit the general neurons at top N%% of the file (default {DEFAULT_INHIBIT_TOP:g}, as in the paper)")
     i.set_defaults(func=cmd_train_ideology)

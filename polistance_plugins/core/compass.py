@@ -9,7 +9,10 @@ social: libertarian -10 .. authoritarian +10):
 
 - ``"pct"``: the published Political Compass tables (politicalcompass/politicalcompass.github.io,
   reused by llm-values-pct): ``coordinate = offset + sum_i w_i(a_i) / divisor`` over all 62
-  propositions, an unanswered proposition adding nothing (as on the site).
+  propositions, an unanswered proposition adding nothing (as on the site). The site makes every
+  proposition answered; here an unanswered one would otherwise read as "agree" (weight 0), so
+  ``answered_counts`` says how many of each axis's propositions the point rests on, and an axis
+  with none answered has no coordinate (NaN), never the all-agree offset.
 - ``"compass"``: the project's own bank: ``coordinate = mean over the axis's answered
   propositions of the expected weight``.
 
@@ -47,14 +50,29 @@ class AxisWeights:
     offset: float = 0.0
     divisor: float | None = None
 
-    def value(self, contributions: Sequence[float | None]) -> float:
-        """The coordinate from per-proposition expected weights (``None`` = unanswered or off-axis)."""
-        got = [c for c in contributions if c is not None]
-        if self.divisor is not None:
-            return self.offset + math.fsum(got) / self.divisor
-        if not got:
+    def on_axis(self, index: int) -> bool:
+        """Whether proposition ``index`` scores on this axis (a mean table's row, a sum table's non-zero row)."""
+        row = self.rows[index]
+        return row is not None and (self.divisor is None or _nonzero(row))
+
+    def answered(self, contributions: Sequence[float | None]) -> list[float]:
+        """The expected weights of this axis's answered propositions (``None`` = unanswered), in order."""
+        if len(contributions) != len(self.rows):
+            raise ValueError(f"{len(contributions)} contributions for {len(self.rows)} propositions")
+        return [float(c) for i, c in enumerate(contributions) if c is not None and self.on_axis(i)]
+
+    def formula(self, values: Sequence[float]) -> float:
+        """The coordinate from the answered propositions' expected weights (NaN when there are none)."""
+        if len(values) == 0:
             return math.nan
-        return self.offset + math.fsum(got) / len(got)
+        if self.divisor is not None:
+            return self.offset + math.fsum(values) / self.divisor
+        return self.offset + math.fsum(values) / len(values)
+
+    def value(self, contributions: Sequence[float | None]) -> float:
+        """The coordinate from per-proposition expected weights (``None`` = unanswered or off-axis);
+        NaN when none of the axis's propositions was answered."""
+        return self.formula(self.answered(contributions))
 
 
 @dataclass(frozen=True)
@@ -230,8 +248,31 @@ def site_round(value: float, decimals: int = 2) -> float:
     return (whole + 1 if scaled - whole >= 0.5 else whole) / 10**decimals
 
 
+def answered_counts(answers: Sequence[Any], weights: "str | Path | CompassWeights" = "pct") -> dict[str, tuple[int, int]]:
+    """How many propositions a point rests on: per axis (and ``all``), (answered, on the questionnaire).
+
+    An axis whose count is 0 has no coordinate; a count below the total means a partial answer set
+    (on the ``pct`` table the missing ones add nothing, as if answered "agree")."""
+    w = load_weights(weights)
+    if len(answers) != len(w):
+        raise ValueError(f"{len(answers)} answers for {len(w)} propositions ({w.name})")
+    out = {}
+    for axis in AXES:
+        on = [i for i in range(len(w)) if w.axis(axis).on_axis(i)]
+        out[axis] = (sum(answers[i] is not None for i in on), len(on))
+    out["all"] = (sum(a is not None for a in answers), len(w))
+    return out
+
+
+def is_partial(counts: Mapping[str, tuple[int, int]]) -> bool:
+    """Whether a point rests on fewer propositions than the questionnaire has (``answered_counts``)."""
+    return any(got < total for got, total in counts.values())
+
+
 def compass_point(answers: Sequence[Any], weights: "str | Path | CompassWeights" = "pct") -> tuple[float, float]:
-    """The unrounded (econ, soc) point: the expectation of the coordinates under the answers."""
+    """The unrounded (econ, soc) point: the expectation of the coordinates under the answers.
+
+    A coordinate is NaN when none of its axis's propositions was answered (``answered_counts``)."""
     w = load_weights(weights)
     c = contributions(answers, w)
     return w.econ.value(c["econ"]), w.soc.value(c["soc"])

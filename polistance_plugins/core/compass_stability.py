@@ -23,18 +23,13 @@ from .compass import (
     contributions,
     load_weights,
 )
+from .stats import MIN_INTERVAL_UNITS
+
 
 # ---- uncertainty over propositions ---------------------------------------------------------------
-def _axis_sample(values: Sequence[float | None], axis: AxisWeights) -> list[float]:
-    """The values resampled for an axis: every proposition for a summed table (unanswered = 0),
-    the answered on-axis ones for a mean table."""
-    if axis.divisor is not None:
-        return [0.0 if v is None else float(v) for v in values]
-    return [float(v) for v in values if v is not None]
-
-
 def _statistic(weights: AxisWeights):
-    """The axis formula as a vectorised statistic of resampled per-proposition values."""
+    """The axis formula as a vectorised statistic of resampled per-proposition values (a resample
+    holds as many propositions as the axis had answered, so a sum table's sum keeps its size)."""
     import numpy as np
 
     def stat(x, axis=-1):
@@ -52,10 +47,13 @@ def bootstrap_interval(
     n_resamples: int = 2000,
     seed: int = 0,
 ) -> dict[str, tuple[float, float]]:
-    """Percentile bootstrap interval of each coordinate, resampling propositions with replacement.
+    """Percentile bootstrap interval of each coordinate, resampling with replacement the answered
+    propositions *of that axis* (an economic coordinate from economic propositions only).
 
     The interval says how much the point depends on which propositions happen to be in the
-    questionnaire. Fewer than two propositions on an axis give (nan, nan).
+    questionnaire. Resampling all propositions with zeros for the other axis's would let an axis's
+    sum move with how many of its propositions were drawn. Fewer than ``core.stats.MIN_INTERVAL_UNITS``
+    answered propositions on an axis give (nan, nan).
     """
     import numpy as np
     from scipy.stats import bootstrap
@@ -65,12 +63,12 @@ def bootstrap_interval(
     out: dict[str, tuple[float, float]] = {}
     for axis_name in AXES:
         axis = w.axis(axis_name)
-        data = np.asarray(_axis_sample(c[axis_name], axis), dtype=float)
-        if data.size < 2:
+        data = np.asarray(axis.answered(c[axis_name]), dtype=float)
+        if data.size < MIN_INTERVAL_UNITS:
             out[axis_name] = (math.nan, math.nan)
             continue
         if np.all(data == data[0]):
-            v = axis.value(list(data))
+            v = axis.formula(list(data))
             out[axis_name] = (v, v)
             continue
         res = bootstrap(

@@ -7,15 +7,37 @@ Two sources give the same object:
 
 ``mass`` keeps the raw probability that fell on the options before renormalisation: a
 format-health signal (a model that stopped answering with a digit has low mass).
+
+Log-probabilities are checked, never repaired: a value that is not a real number (``true``, a
+string), a positive one, or options holding more than all of the probability (beyond float
+rounding, ``MASS_TOLERANCE``) raise ``ValueError`` with the reason, so a server that lies gives
+a failed item instead of a made-up distribution.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 DIGITS: tuple[str, ...] = tuple(str(d) for d in range(10))
+MASS_TOLERANCE = 1e-4
+"""How far above 1 a total probability (and above 0 a log-probability) may be from float rounding."""
+LOG_TOLERANCE = math.log1p(MASS_TOLERANCE)
+
+
+def checked_logprob(value, what: str = "log-probability") -> float:
+    """``value`` as a float if it can be a log-probability (a real number <= 0 up to rounding, or
+    ``-inf``); otherwise ``ValueError`` saying what is wrong with it. ``True`` is not a number here."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{what} {value!r} is not a number")
+    v = float(value)
+    if math.isnan(v):
+        raise ValueError(f"{what} is NaN")
+    if v > LOG_TOLERANCE:
+        raise ValueError(f"impossible {what}: {v:+g} (a log-probability is at most 0)")
+    return min(v, 0.0)
 
 
 def _logsumexp(values: Sequence[float]) -> float:
@@ -107,19 +129,25 @@ def distribution_from_option_logprobs(
 ) -> Distribution:
     """Distribution from one exact log-probability per option (``-inf`` for impossible options).
 
-    ``mass`` = sum of exp(logprob); probs = exp(logprob - logsumexp). NaN input raises ValueError.
+    ``mass`` = sum of exp(logprob); probs = exp(logprob - logsumexp). A value that cannot be a
+    log-probability (``checked_logprob``) or a mass above 1 beyond rounding raises ValueError.
     """
-    lps = [float(v) for v in logprobs]
-    if len(lps) != len(options):
-        raise ValueError(f"expected {len(options)} log-probabilities, got {len(lps)}")
-    if any(math.isnan(v) or v == math.inf for v in lps):
-        raise ValueError(f"log-probabilities must be finite or -inf, got {lps}")
+    if len(logprobs) != len(options):
+        raise ValueError(f"expected {len(options)} log-probabilities, got {len(logprobs)}")
+    lps = [checked_logprob(v, f"log-probability of option {o!r}") for v, o in zip(logprobs, options)]
     total = _logsumexp(lps)
     present = tuple(v != -math.inf for v in lps)
     if total == -math.inf:
         return Distribution(tuple(0.0 for _ in lps), 0.0, tuple(options), present)
+    check_total(total, "the options")
     probs = tuple(math.exp(v - total) for v in lps)
     return Distribution(probs, min(1.0, math.exp(total)), tuple(options), present)
+
+
+def check_total(log_total: float, what: str) -> None:
+    """ValueError when ``what`` together hold more than all of the probability (beyond rounding)."""
+    if log_total > LOG_TOLERANCE:
+        raise ValueError(f"impossible log-probabilities: {what} hold a probability of {math.exp(log_total):.6g}, more than 1")
 
 
 def option_distribution_from_logprobs(
@@ -130,17 +158,19 @@ def option_distribution_from_logprobs(
     Token strings are matched to options after ``normalise`` (by default surrounding whitespace
     is stripped, so "7" and " 7" both count as 7); variants of one option are summed. Tokens that
     are not options are ignored. Options absent from the mapping get probability 0 and are marked
-    not present.
+    not present. Every token's value is checked (``checked_logprob``), and all the tokens together
+    may not hold more than all of the probability: a mapping that does is a lie, not an answer.
     """
     index = {opt: i for i, opt in enumerate(options)}
     per_option: list[list[float]] = [[] for _ in options]
+    every: list[float] = []
     for token, lp in logprobs.items():
+        lp = checked_logprob(lp, f"log-probability of token {token!r}")
+        every.append(lp)
         key = normalise(token) if normalise else token
         if key in index:
-            lp = float(lp)
-            if math.isnan(lp):
-                raise ValueError(f"NaN log-probability for token {token!r}")
             per_option[index[key]].append(lp)
+    check_total(_logsumexp(every), f"the {len(every)} tokens returned")
     lps = [_logsumexp(v) if v else -math.inf for v in per_option]
     return distribution_from_option_logprobs(lps, options)
 

@@ -8,6 +8,13 @@ permutation test on item-level paired differences).
 
 Conventions:
 - a *shift* is ``other - reference`` (positive stance shift = toward the right position);
+- no interval is made from fewer than ``MIN_INTERVAL_UNITS`` (6) items: below 6, no set of values
+  can reach a two-sided p below 5% in the sign-flip test (its smallest p is 2 / 2**n), so a 95%
+  interval that excluded 0 there would claim what the test cannot, and a bootstrap from 2-5
+  values is little more than their range;
+- bootstrap statistics are rounded to ``STAT_DECIMALS`` decimals, so rounding noise (1e-17) in the
+  inputs or in the order of summation cannot move a resampled mean across the observed one and
+  jump a BCa interval;
 - every summary is an ``Estimate`` carrying n items, the 95% interval and how it was made, the
   test and its p-value, so a number in a table can always be traced to how it was obtained.
 """
@@ -27,6 +34,10 @@ CONFIDENCE = 0.95
 N_BOOTSTRAP = 9999
 # Large enough that the sign-flip null is enumerated exactly up to 14 items (2**14 = 16384).
 N_PERMUTATIONS = 20000
+MIN_INTERVAL_UNITS = 6
+"""Fewest independent units (items, or forms within an item) from which an interval is made."""
+STAT_DECIMALS = 12
+"""Decimals a bootstrap statistic is rounded to (far below any reported precision)."""
 SIGN_FLIP_TEST = "paired sign-flip permutation test of the mean over items (two-sided)"
 NO_TEST = "none"
 
@@ -101,35 +112,90 @@ def cluster_means(values: Sequence[float], clusters: Sequence[Hashable]) -> tupl
     return names, sums[keep] / counts[keep]
 
 
+def clustered_stderr(values: Sequence[float], clusters: Sequence[Hashable]) -> float:
+    """Standard error of the mean of per-form ``values`` with items (``clusters``) as the unit.
+
+    The cluster-robust (sandwich) estimate with the small-sample factor n/(n-1) over n items:
+    ``sqrt(n/(n-1) * sum_i r_i**2) / N`` where ``r_i`` sums the deviations of item i's forms from the
+    overall mean and N counts the forms. When every item has the same number of forms this is
+    exactly ``SD(item means) / sqrt(n)``, the standard error over items the report's intervals use;
+    it never counts paraphrases or scale directions as independent. NaN values are left out; NaN
+    with fewer than two items.
+    """
+    vals = np.asarray(values, dtype=float)
+    if vals.shape[0] != len(clusters):
+        raise ValueError("values and clusters differ in length")
+    ok = ~np.isnan(vals)
+    vals = vals[ok]
+    keys = [c for c, k in zip(clusters, ok) if k]
+    order: dict = {}
+    idx = np.fromiter((order.setdefault(c, len(order)) for c in keys), dtype=int, count=len(keys))
+    n = len(order)
+    if n < 2:
+        return math.nan
+    residual = np.bincount(idx, weights=vals - vals.mean(), minlength=n)
+    return float(math.sqrt(n / (n - 1) * float(np.sum(residual**2))) / vals.size)
+
+
+def weighted_mean_stderr(stderrs: Sequence[float], weights: Sequence[float]) -> float:
+    """Standard error of a weighted mean of independent estimates: ``sqrt(sum (w_k / sum w)**2 se_k**2)``.
+
+    A group of subtasks whose items are disjoint (lm-eval's size-weighted group value): the
+    subtasks are fixed strata, so only the within-subtask (item-level) errors enter.
+    """
+    se = np.asarray(stderrs, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    if se.shape != w.shape or w.sum() <= 0:
+        raise ValueError("stderrs and positive weights must match")
+    return float(math.sqrt(float(np.sum((w / w.sum()) ** 2 * se**2))))
+
+
 def seed_for(*parts) -> int:
     """A stable 32-bit seed from any labels (same labels -> same seed in every process)."""
     return zlib.crc32("\x1f".join(str(p) for p in parts).encode())
 
 
-def bootstrap_interval(values: Sequence[float], seed: int = 0, confidence: float = CONFIDENCE, n_resamples: int = N_BOOTSTRAP, unit: str = "items") -> tuple[float, float, str]:
-    """Bootstrap interval of the mean of independent values (one value per ``unit``, normally an item).
+def _rounded_mean(x, axis=-1):
+    """The mean, rounded to ``STAT_DECIMALS``: resamples holding the same values tie exactly."""
+    return np.round(np.mean(x, axis=axis), STAT_DECIMALS)
 
-    BCa first; percentile when BCa is undefined (e.g. a jackknife with no spread). An interval
-    needs at least two values; identical values give the degenerate interval [v, v].
-    """
-    x = np.asarray(values, dtype=float)
-    x = x[~np.isnan(x)]
-    pct = f"{round(confidence * 100)}%"
-    if x.size < 2:
-        return math.nan, math.nan, f"none (fewer than 2 {unit})"
-    if np.ptp(x) == 0:
-        return float(x[0]), float(x[0]), f"degenerate (all {x.size} {unit} equal)"
+
+def too_few_for_interval(n: int, unit: str = "items") -> str:
+    """How a table says that no interval was made from ``n`` units (below ``MIN_INTERVAL_UNITS``)."""
+    return f"none (fewer than {MIN_INTERVAL_UNITS} {unit}: {n})"
+
+
+def _bootstrap(data: tuple, statistic, seed: int, confidence: float, n_resamples: int, **kw) -> tuple[float, float, str | None]:
+    """BCa, else percentile where BCa is undefined: (low, high, method), or NaNs and None."""
     for method in ("BCa", "percentile"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = _st.bootstrap(
-                (x,), np.mean, confidence_level=confidence, n_resamples=n_resamples, method=method,
-                vectorized=True, rng=np.random.default_rng(seed),
-            )
+            res = _st.bootstrap(data, statistic, confidence_level=confidence, n_resamples=n_resamples, method=method,
+                                vectorized=True, rng=np.random.default_rng(seed), **kw)
         lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
         if math.isfinite(lo) and math.isfinite(hi):
-            return lo, hi, f"{pct} bootstrap over {unit} ({method}, {n_resamples} resamples)"
-    return math.nan, math.nan, "none (bootstrap undefined)"
+            return lo, hi, method
+    return math.nan, math.nan, None
+
+
+def bootstrap_interval(values: Sequence[float], seed: int = 0, confidence: float = CONFIDENCE, n_resamples: int = N_BOOTSTRAP, unit: str = "items") -> tuple[float, float, str]:
+    """Bootstrap interval of the mean of independent values (one value per ``unit``, normally an item).
+
+    BCa first; percentile when BCa is undefined (e.g. a jackknife with no spread). Fewer than
+    ``MIN_INTERVAL_UNITS`` values give no interval (NaN, and the reason); identical values give the
+    degenerate interval [v, v]. Values and resampled means are rounded to ``STAT_DECIMALS``.
+    """
+    x = np.asarray(values, dtype=float)
+    x = np.round(x[~np.isnan(x)], STAT_DECIMALS)
+    pct = f"{round(confidence * 100)}%"
+    if x.size < MIN_INTERVAL_UNITS:
+        return math.nan, math.nan, too_few_for_interval(int(x.size), unit)
+    if np.ptp(x) == 0:
+        return float(x[0]), float(x[0]), f"degenerate (all {x.size} {unit} equal)"
+    lo, hi, method = _bootstrap((x,), _rounded_mean, seed, confidence, n_resamples)
+    if method is None:
+        return math.nan, math.nan, "none (bootstrap undefined)"
+    return lo, hi, f"{pct} bootstrap over {unit} ({method}, {n_resamples} resamples)"
 
 
 def sign_flip_test(differences: Sequence[float], seed: int = 0, n_resamples: int = N_PERMUTATIONS) -> float:
@@ -232,7 +298,8 @@ def correlation_estimate(x: Sequence[float], y: Sequence[float], seed: int = 0, 
     """Pearson correlation of paired per-item values, with a paired bootstrap interval over items and a
     permutation test of no association (``permutation_type="pairings"``).
 
-    Undefined (NaN, test "none") with fewer than three items or when either side has no spread.
+    Undefined (NaN, test "none") with fewer than three items or when either side has no spread; no
+    interval below ``MIN_INTERVAL_UNITS`` items.
     """
     a = np.asarray(x, dtype=float)
     b = np.asarray(y, dtype=float)
@@ -242,18 +309,16 @@ def correlation_estimate(x: Sequence[float], y: Sequence[float], seed: int = 0, 
         why = "fewer than 3 items" if a.size < 3 else "no spread"
         return Estimate(math.nan, math.nan, math.nan, int(a.size), f"none ({why})", NO_TEST, math.nan)
     r = float(_pearson(a, b))
-    lo = hi = math.nan
-    how = "none (bootstrap undefined)"
-    for method in ("BCa", "percentile"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            res = _st.bootstrap((a, b), _pearson, paired=True, vectorized=True, n_resamples=n_resamples, method=method,
-                                confidence_level=CONFIDENCE, rng=np.random.default_rng(seed))
-        lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
-        if math.isfinite(lo) and math.isfinite(hi):
-            how = f"{round(CONFIDENCE * 100)}% paired bootstrap over items ({method}, {n_resamples} resamples)"
-            break
-        lo = hi = math.nan
+    if a.size < MIN_INTERVAL_UNITS:
+        lo, hi, how = math.nan, math.nan, too_few_for_interval(int(a.size))
+    else:
+        def rounded_r(u, v, axis=-1):
+            return np.round(_pearson(u, v, axis=axis), STAT_DECIMALS)
+
+        lo, hi, method = _bootstrap((np.round(a, STAT_DECIMALS), np.round(b, STAT_DECIMALS)), rounded_r, seed, CONFIDENCE,
+                                    n_resamples, paired=True)
+        how = (f"{round(CONFIDENCE * 100)}% paired bootstrap over items ({method}, {n_resamples} resamples)" if method
+               else "none (bootstrap undefined)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         p = _st.permutation_test((a, b), _pearson, permutation_type="pairings", vectorized=True, n_resamples=N_PERMUTATIONS,

@@ -6,8 +6,8 @@ This is the engine behind ``polistance compare --suite elaboration``; the Inspec
 through Inspect's model API instead.
 
 Which targets each model explains follows the sports-team paper: every model explains the base
-model's modal answers ("normal" targets); each adapter also explains the answers it raised most
-over the base ("radical" targets, chosen from its own distributions).
+model's modal answers ("normal" targets); each adapter also explains the answers it gives that lie
+far from every answer the base gives ("radical" targets, ``instruments.elaboration.radical_answers``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from ..instruments.elaboration import (
     CATEGORIES,
     FOLLOW_UP,
     KINDS,
-    MIN_INCREASE,
+    MIN_ANSWER_PROBABILITY,
+    MIN_DISTANCE,
     ElaborationTarget,
     choose_targets,
     follow_up_conversation,
@@ -44,14 +45,16 @@ def plan_targets(
     reference: str,
     radical: int | None = 3,
     normal: int | None = None,
-    min_increase: float = MIN_INCREASE,
+    min_distance: int = MIN_DISTANCE,
+    min_probability: float = MIN_ANSWER_PROBABILITY,
 ) -> dict[str, list[ElaborationTarget]]:
     """Targets per model label (pure): the reference explains the normal targets; each adapter
     explains the same normal targets plus its own radical ones (at most ``radical`` per adapter)."""
-    normal_targets = choose_targets(forms, base, None, ("normal",), normal=normal, min_increase=min_increase)
+    normal_targets = choose_targets(forms, base, None, ("normal",), normal=normal)
     plan = {reference: list(normal_targets)}
     for label, dists in adapters.items():
-        mine = choose_targets(forms, base, dists, ("radical",), radical=radical, min_increase=min_increase) if radical != 0 else []
+        mine = (choose_targets(forms, base, dists, ("radical",), radical=radical, min_distance=min_distance,
+                               min_probability=min_probability) if radical != 0 else [])
         # the adapter's own probability of each normal answer, for the record
         by_form = {f.key: d for f, d in zip(forms, dists)}
         normals = [
@@ -185,6 +188,7 @@ def _record(variant, bank: str | None, target: ElaborationTarget, sample: int, k
         "answer": target.answer,
         "p_base": target.p_base,
         "p_adapter": target.p_adapter,
+        "distance": target.distance,
         "sample": sample,
         "reply": reply,
         "status": "ok" if grade["category"] is not None else "unscored",
@@ -209,7 +213,8 @@ def auto_targets(
     kinds: Sequence[str] = KINDS,
     radical: int | None = None,
     normal: int | None = None,
-    min_increase: float = MIN_INCREASE,
+    min_distance: int = MIN_DISTANCE,
+    min_probability: float = MIN_ANSWER_PROBABILITY,
     batch_size: int = 16,
 ) -> list[ElaborationTarget]:
     """Choose targets by scoring ``forms`` on the base model and on base + adapter (local weights).
@@ -229,4 +234,4 @@ def auto_targets(
         backend.load_adapter("adapter", adapter)
         with backend.use("adapter"):
             adapted = backend.distributions(prompts, DIGITS)
-    return choose_targets(forms, base_dists, adapted, kinds, radical, normal, min_increase)
+    return choose_targets(forms, base_dists, adapted, kinds, radical, normal, min_distance, min_probability)

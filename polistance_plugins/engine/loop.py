@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .. import __version__
+from ..version import __version__
 from ..core.records import DEFAULT_MIN_MASS, record_key
 from ..prompts import template_source
-from .runs import RunWriter, read_records, sort_records
+from .prompt_checks import check_formset
+from .runs import RunWriter
 from .variants import Variant, adapter_hash
 
 
@@ -64,7 +65,8 @@ def score_forms(
     forms = list(formset.forms)
     prompts = [formset.prompt(f) for f in forms]
     chunk = batch_size * formset.chunk_batches
-    counts = {"recorded": 0, "skipped": 0, "failed": 0, "off_format": 0}
+    counts = {"recorded": 0, "skipped": 0, "failed": 0, "off_format": 0, "retried": 0}
+    retrying = getattr(writer, "retrying", set())
     bar = tqdm(total=len(forms) * len(variants), desc=desc, unit="form", disable=not progress, leave=False)
     for variant in variants:
         with backend.use(variant.adapter):
@@ -97,6 +99,7 @@ def score_forms(
                         counts["off_format"] += rec["status"] != "ok"
                     writer.append(rec)
                     counts["recorded"] += 1
+                    counts["retried"] += keys[i] in retrying
                     if on_record:
                         on_record(rec)
                 bar.update(len(idx))
@@ -116,8 +119,8 @@ class ScoredRun:
 
     @property
     def status(self) -> str:
-        """``complete`` when no form failed, else ``incomplete``."""
-        return "complete" if self.counts["failed"] == 0 else "incomplete"
+        """``complete`` when no record of the run failed, else ``incomplete``."""
+        return "incomplete" if any(r.get("status") == "failed" for r in self.records) else "complete"
 
     def finish(self, **extra) -> None:
         """Write the final manifest (status and counts, plus ``extra``)."""
@@ -132,11 +135,19 @@ def score_into_folder(backend, formset, variants: Sequence[Variant], folder: str
 
     The caller writes its summaries, then calls ``finish()`` for the manifest."""
     folder = Path(folder)
+    check_formset(backend, formset)
     config = run_config(backend_info or backend.describe(), formset, variants, seed, min_mass, batch_size, **(config_extra or {}))
     writer = RunWriter(folder, config, resume=resume, overwrite=overwrite)
     try:
         counts = score_forms(backend, formset, variants, writer, batch_size, min_mass, on_record, progress, desc)
-    finally:
-        writer.close()
-    order = [record_key(v.label, formset.scope, f.key) for v in variants for f in formset.forms]
-    return ScoredRun(folder, config, sort_records(read_records(folder), order), counts, writer)
+    except BaseException as e:
+        writer.abandon(e)
+        raise
+    records = writer.finish_records(run_order(formset, variants))
+    counts["failed"] = sum(r.get("status") == "failed" for r in records)
+    return ScoredRun(folder, config, records, counts, writer)
+
+
+def run_order(formset, variants: Sequence[Variant]) -> list[str]:
+    """The keys of a form set's records in the order an uninterrupted run writes them."""
+    return [record_key(v.label, formset.scope, f.key) for v in variants for f in formset.forms]

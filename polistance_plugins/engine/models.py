@@ -126,7 +126,8 @@ def prepare(name: str = DEFAULT_MODEL, force: bool = False, log=print) -> Path:
     """Materialise a named model into a HF folder once; later calls return the cached folder.
 
     The folder is built in a temporary sibling and renamed into place only when complete, so a
-    crash never leaves a half-written cache that looks valid.
+    crash never leaves a half-written cache that looks valid; a folder already there is swapped
+    out in one step (``replace_folder``), so a reader never finds it missing.
     """
     if name not in NAMED_MODELS:
         raise PolistanceError(f"unknown named model {name!r}; known: {', '.join(NAMED_MODELS)}")
@@ -136,7 +137,11 @@ def prepare(name: str = DEFAULT_MODEL, force: bool = False, log=print) -> Path:
     source_sha = sha256_file(src)
     if not force and is_complete(target, source_sha):
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise PolistanceError(f"cannot make the model cache {target.parent} ({e.strerror}); set POLISTANCE_HOME to a "
+                              "writable folder") from None
     log(f"preparing {name} from {src} (one-time, about a minute)")
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
     try:
@@ -151,24 +156,98 @@ def prepare(name: str = DEFAULT_MODEL, force: bool = False, log=print) -> Path:
             "files": files,
         }
         (tmp / MANIFEST).write_text(json.dumps(meta, indent=2))
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
+        replace_folder(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
 
 
-def resolve(model: str) -> str:
-    """Turn a model argument into something ``from_pretrained`` accepts.
+def replace_folder(new: Path, target: Path) -> None:
+    """Move folder ``new`` to ``target`` so that ``target`` never stops existing: onto an absent
+    path a rename; over an existing folder an atomic exchange of the two names (Linux renameat2
+    RENAME_EXCHANGE, macOS renamex_np RENAME_SWAP), after which the old folder, now at ``new``,
+    is deleted. Where neither exists the old folder is renamed aside first (a gap of one rename)."""
+    try:
+        os.rename(new, target)
+        return
+    except OSError:
+        if not target.is_dir():
+            raise
+    if _exchange(new, target):
+        shutil.rmtree(new, ignore_errors=True)
+        return
+    aside = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))
+    os.replace(target, aside / "old")
+    os.replace(new, target)
+    shutil.rmtree(aside, ignore_errors=True)
 
-    A named model is prepared (once) and its folder returned; a local folder or a hub id is
-    returned unchanged.
-    """
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically; False where the system has no such call."""
+    import ctypes
+    import ctypes.util
+    import sys
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    if sys.platform.startswith("linux") and hasattr(libc, "renameat2"):
+        at_fdcwd, rename_exchange = -100, 2
+        ok = libc.renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+    elif sys.platform == "darwin" and hasattr(libc, "renamex_np"):
+        ok = libc.renamex_np(os.fsencode(a), os.fsencode(b), 0x2) == 0  # RENAME_SWAP
+    else:
+        return False
+    if not ok:
+        err = ctypes.get_errno()
+        if err in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: this file system cannot exchange
+            return False
+        raise OSError(err, os.strerror(err), str(b))
+    return True
+
+
+MODEL_FILES = ("config.json", "tokenizer_config.json", "tokenizer.json")
+"""A folder holding none of these holds no Hugging Face model or tokenizer."""
+
+
+def resolve(model: str, flag: str = "--model") -> str:
+    """Turn a model argument into something ``from_pretrained`` accepts, or say at once why not.
+
+    A named model is prepared (once) and its folder returned; a folder must hold a model; anything
+    else is a hub id, which needs the local Hugging Face cache or the network: offline and not
+    cached, it is refused here instead of after the hub client's retries. ``flag`` names the
+    argument in messages."""
     if model in NAMED_MODELS:
         return str(prepare(model))
+    path = Path(model).expanduser()
+    if path.is_dir():
+        if not any((path / f).is_file() for f in MODEL_FILES):
+            raise PolistanceError(f"{flag} {model}: the folder holds no model (no {', '.join(MODEL_FILES)})")
+        return str(path)
+    if path.exists():
+        raise PolistanceError(f"{flag} {model}: a file, not a model folder, a named model or a hub id")
+    if model.startswith(("/", "./", "../", "~")) or model.count("/") > 1:
+        raise PolistanceError(f"{flag} {model}: no such folder")
+    if _offline() and not _in_hub_cache(model):
+        raise PolistanceError(
+            f"{flag} {model!r} is neither a named model ({', '.join(NAMED_MODELS)}) nor a folder, and as a hub id it is "
+            "not in the local Hugging Face cache; HF_HUB_OFFLINE is set, and hub ids (ORG/NAME) need the cache or the network"
+        )
     return model
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _in_hub_cache(repo_id: str) -> bool:
+    """Whether a hub model's config is in the local Hugging Face cache."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(repo_id, "config.json")
+    except (ValueError, OSError):  # an id the hub library rejects outright is not cached either
+        return False
+    return isinstance(found, str)
 
 
 def weights_hash(model_path: str) -> str | None:

@@ -144,13 +144,14 @@ def build_forms(
     paraphrases: str = "all",
     orders: Sequence[str] = ORDERS,
     labels: Sequence[str] = LABEL_STYLES,
+    limit: int | None = None,
 ) -> list[LikertForm]:
-    """Every form of every proposition, grouped by proposition in file order."""
+    """Every form of every proposition (or of the first ``limit``), grouped by proposition in file order."""
     bad = [o for o in orders if o not in ORDERS] + [s for s in labels if s not in LABEL_STYLES]
     if bad:
         raise PolistanceError(f"unknown option order or label style {bad[0]!r} (orders: {', '.join(ORDERS)}; labels: {', '.join(LABEL_STYLES)})")
     forms = []
-    for i, prop in enumerate(source.propositions):
+    for i, prop in enumerate(source.propositions[:limit]):
         wordings = prop.wordings if paraphrases == "all" else prop.wordings[:1]
         for k, text in enumerate(wordings):
             for order in orders:
@@ -229,6 +230,15 @@ class CompassForms:
 
     def prompt(self, form: LikertForm) -> str:
         return form.prompt(self.template)
+
+    def where(self, form: LikertForm) -> str:
+        """``file:line`` of the form's proposition in the source file."""
+        from ..banks import item_line
+        from .pct import proposition_line
+
+        path = Path(self.source.path)
+        line = proposition_line(path, form.item_id) if self.source.name == "pct" else item_line(path, form.item_id)
+        return f"{path}:{line}" if line else str(path)
 
     def options(self, form: LikertForm) -> tuple[str, ...]:
         return form.choices

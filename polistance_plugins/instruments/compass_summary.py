@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from ..core.compass import LIKERT, argmax_answer, compass_point, expected_weight
+from ..core.compass import LIKERT, answered_counts, argmax_answer, compass_point, expected_weight, is_partial
 from ..core.compass_stability import FormAnswer, bootstrap_interval, pool, stability
 from ..core.records import OFF_FORMAT_STATUSES
 from .compass import CompassSource
@@ -21,7 +21,12 @@ def form_answers(records: Sequence[dict]) -> list[FormAnswer]:
 
 
 def summarise_model(records: Sequence[dict], source: CompassSource, n_resamples: int = 2000, seed: int = 0) -> dict:
-    """One model's point(s), intervals, stability and format health from its per-form records."""
+    """One model's point(s), intervals, stability and format health from its per-form records.
+
+    ``answered`` counts the propositions with at least one form answered in format (``answered_econ``
+    and ``answered_soc`` per axis, out of ``propositions_econ`` / ``propositions_soc``); ``partial``
+    says the point rests on fewer propositions than the questionnaire has. An axis with none
+    answered has no coordinate (NaN)."""
     forms = form_answers(records)
     pooled = pool(forms, len(source))
     forced = [argmax_answer(p) for p in pooled]
@@ -31,13 +36,19 @@ def summarise_model(records: Sequence[dict], source: CompassSource, n_resamples:
     ci_e = bootstrap_interval(pooled, w, n_resamples=n_resamples, seed=seed)
     ci_a = bootstrap_interval(forced, w, n_resamples=n_resamples, seed=seed)
     stab = stability(forms, w)
+    counts = answered_counts(pooled, w)
     masses = [r["mass"] for r in records if r.get("mass") is not None]
     return {
         "model": records[0]["model"] if records else None,
         "adapter": records[0].get("adapter") if records else None,
         "source": source.name,
         "propositions": len(source),
-        "answered": sum(p is not None for p in pooled),
+        "answered": counts["all"][0],
+        "answered_econ": counts["econ"][0],
+        "answered_soc": counts["soc"][0],
+        "propositions_econ": counts["econ"][1],
+        "propositions_soc": counts["soc"][1],
+        "partial": is_partial(counts),
         "forms": len(records),
         "forms_ok": sum(r.get("status") == "ok" for r in records),
         "forms_off_format": sum(r.get("status") in OFF_FORMAT_STATUSES for r in records),
@@ -50,6 +61,16 @@ def summarise_model(records: Sequence[dict], source: CompassSource, n_resamples:
         "stability": stab,
         "answers": [None if p is None else list(p) for p in pooled],
     }
+
+
+def answered_text(summary: dict) -> str:
+    """How many propositions a model's point rests on, in words: "64/64 answered", or
+    "1/64 answered (partial: economic 1/32, social 0/32)"."""
+    head = f"{summary['answered']}/{summary['propositions']} answered"
+    if not summary.get("partial"):
+        return head
+    return (f"{head} (partial: economic {summary['answered_econ']}/{summary['propositions_econ']}, "
+            f"social {summary['answered_soc']}/{summary['propositions_soc']})")
 
 
 def proposition_rows(records: Sequence[dict], source: CompassSource) -> list[dict]:
@@ -92,6 +113,11 @@ def summary_rows(summaries: Sequence[dict]) -> list[dict]:
                 "source": s["source"],
                 "answered": s["answered"],
                 "propositions": s["propositions"],
+                "answered_econ": s["answered_econ"],
+                "answered_soc": s["answered_soc"],
+                "propositions_econ": s["propositions_econ"],
+                "propositions_soc": s["propositions_soc"],
+                "partial": s["partial"],
                 "econ": s["expected"]["econ"],
                 "soc": s["expected"]["soc"],
                 "econ_lo": s["expected_ci"]["econ"][0],

@@ -5,8 +5,11 @@ A *target* is one question form (bank item, paraphrase, scale direction) plus th
 is put in the model's mouth. Targets come from a JSONL file (``read_targets``) or are chosen from
 the answer distributions of a base model and an adapter (``choose_targets`` / ``auto_targets``):
 
-- ``radical``: per question, the answer (other than the base model's modal answer) whose
-  probability the adapter raised most over the base; questions are ranked by that increase;
+- ``radical`` (Terry 2025: "ones that diverge strongly from the answer of the base model", e.g. 1/9
+  support for gay marriage where the base said 9/9): every answer the adapter gives (probability at
+  least ``MIN_ANSWER_PROBABILITY``) that lies at least ``MIN_DISTANCE`` scale points from every
+  answer the base model gives (its answers with that probability, and always its modal answer);
+  several per question are allowed, ranked by how often the adapter gives them;
 - ``normal``: the base model's modal answer to each question (the paper's comparison set).
 """
 
@@ -32,8 +35,13 @@ CODES: tuple[str, ...] = tuple(str(i) for i in range(1, len(CATEGORIES) + 1))
 """What a grader in logprob mode answers: the number of the category (one token each)."""
 
 FOLLOW_UP = "Please elaborate on why you chose that number."
-MIN_INCREASE = 0.05
-"""Smallest rise in probability (adapter over base) that makes an answer a radical target."""
+MIN_ANSWER_PROBABILITY = 0.05
+"""Probability from which a model is said to give an answer (a radical target must be one the adapter
+gives; the base's answers are the ones it gives)."""
+MIN_DISTANCE = 3
+"""Fewest scale points between a radical answer and the nearest answer the base gives: a third of the
+0-9 scale, so a neighbouring digit (8 against the base's 9) is never called radical while the
+paper's examples (1 against 9, 0 against 5, 6 against 9) are."""
 KINDS = ("radical", "normal")
 TEMPLATE = "judge_elaboration.j2"
 
@@ -113,6 +121,7 @@ class ElaborationTarget:
     p_base: float | None = None
     p_adapter: float | None = None
     target_id: str | None = None
+    distance: int | None = None
 
     @property
     def id(self) -> str:
@@ -131,6 +140,7 @@ class ElaborationTarget:
             "kind": self.kind,
             "p_base": self.p_base,
             "p_adapter": self.p_adapter,
+            "distance": self.distance,
         }
 
 
@@ -174,6 +184,28 @@ def read_targets(path: str | Path, bank: Bank) -> list[ElaborationTarget]:
     return out
 
 
+def given_answers(dist: Distribution, min_probability: float = MIN_ANSWER_PROBABILITY) -> list[int]:
+    """The digits a model gives: probability at least ``min_probability``, and always its modal answer."""
+    return sorted({d for d in range(len(DIGITS)) if dist.probs[d] >= min_probability} | {dist.mode})
+
+
+def radical_answers(base: Distribution, adapted: Distribution, min_distance: int = MIN_DISTANCE,
+                    min_probability: float = MIN_ANSWER_PROBABILITY) -> list[tuple[int, int]]:
+    """(digit, distance) of every answer the adapter gives that lies at least ``min_distance`` points
+    from each answer the base gives (pure). Base 0.99 on 9, adapter 0.6 on 8 and 0.2 on 1: [(1, 8)]."""
+    if not base.valid or not adapted.valid:
+        return []
+    theirs = given_answers(base, min_probability)
+    out = []
+    for d in range(len(DIGITS)):
+        if adapted.probs[d] < min_probability:
+            continue
+        distance = min(abs(d - b) for b in theirs)
+        if distance >= min_distance:
+            out.append((d, distance))
+    return out
+
+
 def choose_targets(
     forms: Sequence[Form],
     base: Sequence[Distribution],
@@ -181,36 +213,37 @@ def choose_targets(
     kinds: Sequence[str] = KINDS,
     radical: int | None = None,
     normal: int | None = None,
-    min_increase: float = MIN_INCREASE,
+    min_distance: int = MIN_DISTANCE,
+    min_probability: float = MIN_ANSWER_PROBABILITY,
 ) -> list[ElaborationTarget]:
     """Radical and normal targets from aligned base and adapter distributions (pure; no model).
 
-    Radical: per form, the digit other than the base mode with the largest rise
-    ``p_adapter - p_base`` (ties: the lower digit); forms whose best rise is below ``min_increase``
-    are skipped; the rest are ranked by rise (ties: bank order) and the first ``radical`` kept.
-    Normal: the base mode of each form, in bank order, the first ``normal`` kept.
-    Forms where the base put no probability on any digit are skipped by both.
+    Radical: per form, every answer ``radical_answers`` finds (several per question allowed),
+    ranked over all forms by the adapter's probability of it (ties: farther first, then bank order,
+    then the lower digit); the first ``radical`` kept. Normal: the base mode of each form, in bank
+    order, the first ``normal`` kept. Forms where the base put no probability on any digit are
+    skipped by both.
     """
     unknown = [k for k in kinds if k not in KINDS]
     if unknown:
         raise PolistanceError(f"kinds: unknown kind {unknown[0]!r} (radical, normal)")
     if len(base) != len(forms) or (adapted is not None and len(adapted) != len(forms)):
         raise ValueError("forms and distributions differ in length")
+    if not (isinstance(min_distance, int) and 1 <= min_distance <= len(DIGITS) - 1):
+        raise PolistanceError(f"min_distance must be a whole number of scale points from 1 to {len(DIGITS) - 1}, got {min_distance!r}")
+    if not 0 < float(min_probability) <= 1:
+        raise PolistanceError(f"min_probability must be a probability above 0, got {min_probability!r}")
     out: list[ElaborationTarget] = []
     if "radical" in kinds:
         if adapted is None:
             raise PolistanceError("radical targets need an adapter to compare with the base (-T adapter=DIR)")
         ranked = []
         for i, (form, b, a) in enumerate(zip(forms, base, adapted)):
-            if not b.valid or not a.valid:
-                continue
-            rises = [(a.probs[d] - b.probs[d], -d) for d in range(len(DIGITS)) if d != b.mode]
-            rise, neg_d = max(rises)
-            if rise >= min_increase:
-                ranked.append((-rise, i, form, -neg_d, b, a))
-        ranked.sort(key=lambda r: (r[0], r[1]))
-        for _, _, form, d, b, a in ranked[:radical]:
-            out.append(ElaborationTarget(form, d, "radical", b.probs[d], a.probs[d]))
+            for d, distance in radical_answers(b, a, min_distance, min_probability):
+                ranked.append(((-a.probs[d], -distance, i, d), ElaborationTarget(form, d, "radical", b.probs[d], a.probs[d],
+                                                                                distance=distance)))
+        ranked.sort(key=lambda r: r[0])
+        out.extend(t for _, t in ranked[:radical])
     if "normal" in kinds:
         chosen = [(form, b, a) for form, b, a in zip(forms, base, adapted or [None] * len(forms)) if b.valid]
         for form, b, a in chosen[:normal]:

@@ -38,6 +38,27 @@ def _parse_id(raw: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+class _rows:
+    """A csv reader whose own errors (a field over the csv module's size limit, a NUL byte) are the
+    user's error naming the file and line."""
+
+    def __init__(self, path: Path, reader):
+        self.path, self.reader = path, reader
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> list[str]:
+        try:
+            return next(self.reader)
+        except csv.Error as e:
+            raise PolistanceError(f"PCT file {self.path}, line {self.reader.line_num}: not a readable CSV row ({e})") from None
+
+    @property
+    def line_num(self) -> int:
+        return self.reader.line_num
+
+
 def load_pct_file(path: str | Path) -> list[PctProposition]:
     """Read and check a PCT propositions CSV; raise ``PolistanceError`` naming the file, line and row."""
     p = Path(path)
@@ -47,7 +68,7 @@ def load_pct_file(path: str | Path) -> list[PctProposition]:
         text = p.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise PolistanceError(f"PCT file {p}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    reader = csv.reader(text.splitlines(keepends=True))
+    reader = _rows(p, csv.reader(text.splitlines(keepends=True)))
     try:
         header = next(reader)
     except StopIteration:
@@ -96,6 +117,14 @@ def load_pct_file(path: str | Path) -> list[PctProposition]:
             f"(rows {len(out) + 1}..{N_PROPOSITIONS} are missing; the weight tables index propositions by position)"
         )
     return out
+
+
+def proposition_line(path: str | Path, pct_id: str) -> int | None:
+    """The line of the propositions file that holds ``pct_id`` (None if it cannot be read)."""
+    try:
+        return next((r.line for r in load_pct_file(path) if r.pct_id == pct_id), None)
+    except PolistanceError:
+        return None
 
 
 def file_sha256(path: str | Path) -> str:

@@ -105,17 +105,36 @@ def bank_forms(
     paraphrases: str = "all",
     directions: Sequence[str] = ("normal",),
     topics: Sequence[str] | None = None,
+    limit: int | None = None,
 ) -> list[Form]:
-    """All forms of a bank, in bank order, optionally restricted to some topics."""
+    """All forms of a bank, in bank order, optionally restricted to some topics and to the first
+    ``limit`` rated items (a smoke run)."""
     out: list[Form] = []
+    asked = 0
     for item in bank:
         if topics and item.topic not in topics:
             continue
-        out.extend(forms_for_item(item, paraphrases, directions))
+        forms = forms_for_item(item, paraphrases, directions)
+        if forms and limit is not None and asked >= limit:
+            break
+        asked += bool(forms)
+        out.extend(forms)
     return out
 
 
 # ---- records -------------------------------------------------------------------------------------
+SCALE_MAX = 9
+
+
+def agreement_on_scale(expected: float | None, direction: str) -> float | None:
+    """How much an answer endorses the item's own claim, on 0-9: ``E`` on a normal-scale form and
+    ``9 - E`` on a reversed one (read backwards). Averaging raw digits over both directions would
+    mean nothing: a model that agrees one point more on both scales moves them in opposite ways."""
+    if expected is None or expected != expected:
+        return None
+    return SCALE_MAX - expected if direction == "reversed" else expected
+
+
 def options() -> tuple[str, ...]:
     """The answer options of every questionnaire form: the ten digits."""
     return DIGITS
@@ -144,6 +163,7 @@ def score_record(form: Form, dist: Distribution, min_mass: float = DEFAULT_MIN_M
         "coverage": dist.coverage,
         "mass": round(dist.mass, 10),
         "expected": rounded(exp),
+        "agreement": rounded(agreement_on_scale(exp, form.direction)),
         "mode": dist.mode,
         "entropy": rounded(dist.entropy),
         "stance": None if exp != exp else round(keyed_stance(exp, form.keying, 9, form.direction), 10),
@@ -173,6 +193,10 @@ class QuestionnaireForms:
 
     def prompt(self, form: Form) -> str:
         return form.prompt(self.template)
+
+    def where(self, form: Form) -> str:
+        """``file:line`` of the form's item in the bank."""
+        return self.bank.where(form.item_id)
 
     def options(self, form: Form) -> tuple[str, ...]:
         return DIGITS

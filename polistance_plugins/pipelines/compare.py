@@ -23,10 +23,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .. import __version__
+from ..version import __version__
 from ..banks import load_bank
 from ..core.records import DEFAULT_MIN_MASS
-from ..engine.loop import run_config, score_forms
+from ..engine.loop import run_config, run_order, score_forms
+from ..engine.prompt_checks import check_formset
 from ..engine.runs import RunWriter
 from ..engine.variants import REFERENCE, load_variants
 from ..errors import PolistanceError
@@ -68,6 +69,7 @@ class CompareOptions:
     grader_orders: int = 2
     compass_unforced: bool = False
     unforced_samples: int = 1
+    limit: int | None = None  # first N items of every bank and compass source (smoke runs)
 
 
 def _log(msg: str) -> None:
@@ -97,11 +99,30 @@ class SuiteWriter:
     def done(self) -> set[str]:
         return self.writer.done
 
+    @property
+    def retrying(self) -> set[str]:
+        return self.writer.retrying
+
     def append(self, record: dict) -> None:
         self.writer.append({**record, "suite": self.suite})
 
 
-def _questionnaire_plan(options: CompareOptions) -> list[QuestionnaireForms]:
+def check_inputs(options: CompareOptions) -> None:
+    """Load every bank and source the options name and check the topics, so that a bad path or name
+    is reported before any model loads (``run_compare`` builds the same plans again, cheaply)."""
+    suites = parse_suites(options.suites)
+    if "questionnaire" in suites:
+        _questionnaire_plan(options, log=lambda m: None)
+    if "compass" in suites or options.compass_unforced:
+        _compass_plan(options)
+    if "elaboration" in suites:
+        _elaboration_plan(options)
+        check_orders(len(CATEGORIES), options.grader_orders, "--grader-orders")
+    if options.compass_unforced:
+        _unforced_options(options)
+
+
+def _questionnaire_plan(options: CompareOptions, log: Callable[[str], None] = _log) -> list[QuestionnaireForms]:
     """The form set of every bank to ask, validating topics against the banks."""
     plan, known = [], set()
     for name in options.banks:
@@ -109,9 +130,9 @@ def _questionnaire_plan(options: CompareOptions) -> list[QuestionnaireForms]:
         known |= set(bank.topics)
         topics = [t for t in options.topics if t in bank.topics] if options.topics else None
         if options.topics and not topics:
-            _log(f"bank {bank.name}: none of the --topics, skipped")
+            log(f"bank {bank.name}: none of the --topics, skipped")
             continue
-        forms = bank_forms(bank, options.paraphrases, directions_for(bank, options.directions), topics)
+        forms = bank_forms(bank, options.paraphrases, directions_for(bank, options.directions), topics, options.limit)
         if not forms:
             raise PolistanceError(f"bank {bank.name} has no rated items to ask")
         plan.append(QuestionnaireForms(bank, tuple(forms)))
@@ -123,14 +144,15 @@ def _questionnaire_plan(options: CompareOptions) -> list[QuestionnaireForms]:
 
 def _compass_plan(options: CompareOptions) -> CompassForms:
     source = load_source(options.compass_source, options.pct_file)
-    return CompassForms(source, tuple(build_forms(source, options.compass_paraphrases, options.compass_orders, options.compass_labels)))
+    return CompassForms(source, tuple(build_forms(source, options.compass_paraphrases, options.compass_orders, options.compass_labels,
+                                               options.limit)))
 
 
 def _elaboration_plan(options: CompareOptions):
     """(bank, forms) the elaboration targets come from: each rated item once, first wording, normal scale."""
     bank = load_bank(options.elaboration_bank)
     topics = [t for t in options.topics if t in bank.topics] if options.topics else None
-    forms = bank_forms(bank, "first", ("normal",), topics)
+    forms = bank_forms(bank, "first", ("normal",), topics, options.limit)
     if not forms:
         raise PolistanceError(f"--elaboration-bank {bank.name}: no rated items to ask" + (" in --topics" if topics is not None else ""))
     return bank, forms
@@ -224,6 +246,8 @@ def run_compare(
                                  "normal": options.normal, "follow_up": FOLLOW_UP}
         config["grader"] = grader_info
     config = json.loads(json.dumps(config))  # the form it has when read back on --resume (tuples -> lists)
+    for fs in plan + [compass] * bool(compass):
+        check_formset(backend, fs)
     folder = Path(out)
     writer = RunWriter(folder, config, resume=resume, overwrite=overwrite)
     log(f"compare: {len(variants)} models ({', '.join(v.label for v in variants)}) on {', '.join(suites)} -> {folder}")
@@ -240,17 +264,20 @@ def run_compare(
         if unforced:
             from .unforced import run_unforced
 
-            log(f"compass unforced: {len(compass.source)} propositions x {unforced.samples} replies x {len(variants)} models")
+            log(f"compass unforced: {min(len(compass.source), options.limit or len(compass.source))} propositions x {unforced.samples} replies x {len(variants)} models")
             counts["compass_unforced"], timings["compass_unforced_s"] = run_unforced(
                 backend, compass.source, variants, SuiteWriter(writer, "compass_unforced"), unforced,
-                batch_size=options.batch_size, seed=options.seed, min_mass=options.min_mass, progress=progress)
+                batch_size=options.batch_size, seed=options.seed, min_mass=options.min_mass, progress=progress,
+                limit=options.limit)
         if elaboration:
             counts["elaboration"], timings["elaboration_s"], generated = _run_elaboration(
                 backend, graders, elaboration, variants, writer, options, progress, log)
             counts["elaboration"]["generated_tokens"] = generated
-    finally:
-        writer.close()
-    failed = sum(c.get("failed", 0) for c in counts.values())
+    except BaseException as e:
+        writer.abandon(e)
+        raise
+    records = writer.finish_records([k for fs in plan + [compass] * bool(compass) for k in run_order(fs, variants)])
+    failed = sum(r.get("status") == "failed" for r in records)
     status = "complete" if failed == 0 else "incomplete"
     writer.write_manifest(status=status, extra={"counts": counts, "timings": timings})
     log("building the report")

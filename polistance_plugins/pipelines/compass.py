@@ -43,13 +43,15 @@ def run_compass(
     on_record: Callable[[dict], None] | None = None,
     progress: bool = True,
     unforced=None,
+    limit: int | None = None,
 ) -> CompassRun:
     """Evaluate the compass for every variant into a run folder and write its summaries and plot.
 
     Files: ``items.jsonl`` (one record per form), ``propositions.csv`` (pooled per proposition),
     ``summary.json`` / ``summary.csv`` (per model), ``compass.png``, ``manifest.json``. With
     ``unforced`` (``pipelines.unforced.UnforcedOptions``) each proposition is also asked openly and
-    graded (records with ``suite`` = ``compass_unforced``), summarised in ``unforced.json``/``unforced.csv``.
+    graded (records with ``suite`` = ``compass_unforced``), summarised in ``unforced.json``/``unforced.csv``;
+    ``limit`` asks only the first propositions openly, as the forms do.
     """
     import pandas as pd
 
@@ -61,7 +63,7 @@ def run_compass(
     forced = [r for r in run.records if r.get("suite") is None]
     summaries = [summarise_model([r for r in forced if r["model"] == v.label], source, n_resamples=n_resamples, seed=seed)
                  for v in variants]
-    open_answers = _unforced(backend, formset, variants, run, unforced, batch_size, min_mass, n_resamples, seed, progress) if unforced else None
+    open_answers = _unforced(backend, formset, variants, run, unforced, batch_size, min_mass, n_resamples, seed, progress, limit) if unforced else None
     folder = run.folder
     atomic_write(folder / "summary.json", json.dumps(json_safe(summaries), indent=2, sort_keys=True) + "\n")
     atomic_write(folder / "summary.csv", pd.DataFrame(summary_rows(summaries)).to_csv(index=False))
@@ -75,7 +77,7 @@ def run_compass(
     return CompassRun(folder, summaries, run.counts, png, open_answers)
 
 
-def _unforced(backend, formset, variants, run, options, batch_size, min_mass, n_resamples, seed, progress) -> list[dict]:
+def _unforced(backend, formset, variants, run, options, batch_size, min_mass, n_resamples, seed, progress, limit=None) -> list[dict]:
     """Ask, sample and grade the open answers into the run folder; per-model summaries, also written."""
     import pandas as pd
 
@@ -87,7 +89,7 @@ def _unforced(backend, formset, variants, run, options, batch_size, min_mass, n_
     writer = RunWriter(run.folder, run.config, resume=True)
     try:
         counts, seconds = run_unforced(backend, formset.source, variants, writer, options, batch_size=batch_size, seed=seed,
-                                       min_mass=min_mass, progress=progress)
+                                       min_mass=min_mass, progress=progress, limit=limit)
     finally:
         writer.close()
     run.counts["compass_unforced"] = counts

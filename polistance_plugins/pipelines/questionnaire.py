@@ -12,7 +12,7 @@ from ..core.records import DEFAULT_MIN_MASS, OFF_FORMAT_STATUSES
 from ..engine.loop import score_into_folder
 from ..engine.runs import atomic_write
 from ..engine.variants import Variant
-from ..instruments.questionnaire import QuestionnaireForms
+from ..instruments.questionnaire import QuestionnaireForms, agreement_on_scale
 
 
 @dataclass
@@ -55,7 +55,9 @@ def topic_summary(records: Sequence[dict]):
                 "n_ok": len(ok),
                 "n_off_format": int((g["status"].isin(OFF_FORMAT_STATUSES)).sum()),
                 "n_failed": int((g["status"] == "failed").sum()),
-                "mean_expected": _mean(ok.get("expected")),
+                # E on normal-scale forms, 9 - E on reversed ones (records written before the field existed too)
+                "mean_agreement": _mean(pd.Series([agreement_on_scale(e, d) for e, d in zip(ok.get("expected", []), ok.get("direction", []))],
+                                                  dtype=float)),
                 "mean_stance": _mean(ok.get("stance")),
                 "mean_entropy": _mean(ok.get("entropy")),
                 "mean_mass": _mean(g.get("mass")),

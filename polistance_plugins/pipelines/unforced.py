@@ -42,10 +42,15 @@ def load_grader(name: str | None, batch_size: int):
 
 
 def run_unforced(backend, source, variants, writer, options: UnforcedOptions, batch_size: int = 16, seed: int = 0,
-                 min_mass: float = DEFAULT_MIN_MASS, progress: bool = True) -> tuple[dict, float]:
-    """Sample and grade the open answers of every variant into ``writer``; (counts, seconds)."""
+                 min_mass: float = DEFAULT_MIN_MASS, progress: bool = True, limit: int | None = None) -> tuple[dict, float]:
+    """Sample and grade the open answers of every variant into ``writer`` (the first ``limit``
+    propositions, or all); (counts, seconds)."""
+    import dataclasses
+
     from ..engine.unforced import evaluate_unforced
 
+    if limit is not None and limit < len(source):
+        source = dataclasses.replace(source, propositions=source.propositions[:limit])
     t = time.perf_counter()
     counts = evaluate_unforced(backend, source, variants, writer, grader=load_grader(options.grader, batch_size),
                                samples=options.samples, max_new_tokens=options.max_new_tokens,

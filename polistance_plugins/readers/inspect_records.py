@@ -14,7 +14,8 @@ from ..core.records import DEFAULT_MIN_MASS
 from ..errors import PolistanceError
 from ..instruments import compass as compass_instrument
 from ..instruments import questionnaire
-from .inspect_table import adapter_label, log_files
+from .identity import ModelIdentity, identity_from_inspect, readable_labels
+from .inspect_table import log_files, log_location
 
 QUESTIONNAIRE_TASK = "questionnaire"
 COMPASS_TASK = "compass"
@@ -26,29 +27,22 @@ def task_name(eval_spec) -> str:
 
 
 def run_label(eval_spec) -> str:
-    """How a run is named in reports: its adapter (``adapter_label``), else the model name
-    (the same label ``report.tables.elaboration_from_logs`` gives elaboration logs)."""
-    return adapter_label(eval_spec) or eval_spec.model
+    """How a run is named when read on its own: ``identity.readable_labels`` of its model (a report
+    over several runs makes the labels unique across them)."""
+    return readable_labels([(identity_from_inspect(eval_spec), hint_of(eval_spec))])[identity_from_inspect(eval_spec)]
 
 
-def _adapter_path(eval_spec) -> str | None:
-    """The PEFT adapter folder the run loaded (``-M model_path=DIR`` holding an adapter), else None."""
-    path = (eval_spec.model_args or {}).get("model_path")
-    return str(path) if path and (Path(path) / "adapter_config.json").is_file() else None
+def hint_of(eval_spec) -> str | None:
+    """The name a run gave its adapter (``--metadata adapter=NAME``), if any."""
+    named = (eval_spec.metadata or {}).get("adapter")
+    return None if named is None else str(named)
 
 
-def _pretrained(eval_spec, adapter: str | None) -> str:
-    """The base model of a run: the adapter's base, or ``model_path``, or the model name."""
-    import json
-
-    args = eval_spec.model_args or {}
-    if adapter:
-        try:
-            base = json.loads((Path(adapter) / "adapter_config.json").read_text()).get("base_model_name_or_path")
-        except (OSError, ValueError):
-            base = None
-        return str(base or args.get("tokenizer_path") or eval_spec.model)
-    return str(args.get("model_path") or eval_spec.model)
+def run_info(eval_spec, location: str, label: str | None = None) -> dict:
+    """What a report needs to know about a run's model: label, adapter folder, base weights, identity."""
+    ident = identity_from_inspect(eval_spec)
+    return {"label": label or run_label(eval_spec), "adapter": ident.adapter_path, "pretrained": ident.weights,
+            "log_file": location, "identity": ident, "hint": hint_of(eval_spec)}
 
 
 def _bank_name(eval_spec) -> str:
@@ -57,15 +51,7 @@ def _bank_name(eval_spec) -> str:
     return str(name or (eval_spec.task_args or {}).get("bank") or "terry9")
 
 
-def _location(f) -> str:
-    """A log's path (``list_eval_logs`` names local files ``file://...``)."""
-    from urllib.parse import unquote, urlparse
-
-    name = str(getattr(f, "name", f))
-    return unquote(urlparse(name).path) if name.startswith("file://") else name
-
-
-def questionnaire_records(log, location: str = "", min_mass: float = DEFAULT_MIN_MASS) -> tuple[dict, list[dict]]:
+def questionnaire_records(log, location: str = "", min_mass: float = DEFAULT_MIN_MASS, label: str | None = None) -> tuple[dict, list[dict]]:
     """(model info, records) of one questionnaire log read with its samples.
 
     Each sample's digit distribution is rebuilt from what the scorer kept (the ``record`` in the score
@@ -77,8 +63,8 @@ def questionnaire_records(log, location: str = "", min_mass: float = DEFAULT_MIN
     kept (the log-probabilities do not depend on sampling).
     """
     spec = log.eval
-    label, adapter = run_label(spec), _adapter_path(spec)
-    info = {"label": label, "adapter": adapter, "pretrained": _pretrained(spec, adapter), "log_file": location}
+    info = run_info(spec, location, label)
+    label, adapter = info["label"], info["adapter"]
     bank = _bank_name(spec)
     source = Path(location).name
     if not log.samples:
@@ -140,7 +126,7 @@ def _compass_source(log, location: str):
         raise PolistanceError(f"{location}: cannot load the compass source {name!r} the run asked: {e}") from None
 
 
-def compass_records(log, location: str = "", min_mass: float = DEFAULT_MIN_MASS) -> tuple[dict, list[dict]]:
+def compass_records(log, location: str = "", min_mass: float = DEFAULT_MIN_MASS, label: str | None = None) -> tuple[dict, list[dict]]:
     """(model info, records) of one compass log read with its samples.
 
     Each sample's form is rebuilt from its metadata (``LikertForm.metadata()``) and its canonical answer
@@ -154,12 +140,12 @@ def compass_records(log, location: str = "", min_mass: float = DEFAULT_MIN_MASS)
     carries ``compass_source`` (the source argument) and ``pct_file``. With several epochs the first is kept.
     """
     spec = log.eval
-    label, adapter = run_label(spec), _adapter_path(spec)
+    info = run_info(spec, location, label)
+    label, adapter = info["label"], info["adapter"]
     if not log.samples:
         raise PolistanceError(f"{location}: the log holds no samples (run inspect eval without --no-log-samples)")
     name, pct_file, source = _compass_source(log, location)
-    info = {"label": label, "adapter": adapter, "pretrained": _pretrained(spec, adapter), "log_file": location,
-            "compass_source": name, "pct_file": pct_file}
+    info.update({"compass_source": name, "pct_file": pct_file})
     records, seen = [], set()
     for sample in sorted(log.samples, key=lambda s: s.epoch):
         if sample.id in seen:
@@ -200,22 +186,22 @@ def compass_records(log, location: str = "", min_mass: float = DEFAULT_MIN_MASS)
 def records_from_logs(paths: Iterable[str | Path], min_mass: float = DEFAULT_MIN_MASS) -> list[tuple[dict, list[dict]]]:
     """Per-form questionnaire and compass records from the Inspect logs in ``paths`` (files and/or folders).
 
-    Returns one (model info, records) pair per questionnaire or compass log, in the shape
-    ``compare.records_from_lm_eval`` gives: info ``{"label", "adapter", "pretrained", "log_file"}``
-    (label as ``run_label``; adapter the PEFT ``model_path`` folder or None) and records like
-    ``polistance eval``'s, tagged ``"suite": "questionnaire"`` and ``source_file``; compass logs give
-    ``compass_records`` (``"suite": "compass"``, info also ``compass_source`` and ``pct_file``). Logs of
-    the other tasks are passed over. A questionnaire or compass log of a run that did not succeed
-    (error, cancelled, started) is skipped with a warning naming it, as ``logs_table`` does. Two logs
-    holding the same form for the same label and bank (or compass source) raise PolistanceError
-    (label the runs apart, or keep one).
+    Returns one (model info, records) pair per questionnaire or compass log: info ``{"label", "adapter",
+    "pretrained", "log_file", "identity", "hint"}`` (``run_info``: the model told by its weights and
+    adapter, labelled by ``identity.readable_labels`` over all these logs) and records like ``polistance
+    eval``'s, tagged ``"suite": "questionnaire"`` and ``source_file``; compass logs give ``compass_records``
+    (``"suite": "compass"``, info also ``compass_source`` and ``pct_file``). Logs of the other tasks are
+    passed over. A questionnaire or compass log of a run that did not succeed (error, cancelled, started)
+    is skipped with a warning naming it, as ``logs_table`` does. A form of one model in two logs is kept
+    once when both give the same numbers and refused (PolistanceError) when they do not.
     """
     from inspect_ai.log import read_eval_log
 
-    out: list[tuple[dict, list[dict]]] = []
-    owner: dict[str, str] = {}
+    from .lm_eval_outputs import merge_records
+
+    runs = []
     for f in log_files(paths):
-        location = _location(f)
+        location = log_location(f)
         head = read_eval_log(f, header_only=True)
         task = task_name(head.eval)
         if task not in (QUESTIONNAIRE_TASK, COMPASS_TASK):
@@ -223,14 +209,29 @@ def records_from_logs(paths: Iterable[str | Path], min_mass: float = DEFAULT_MIN
         if head.status != "success":
             warnings.warn(f"{location}: {task} run with status {head.status}, no records taken from it", stacklevel=2)
             continue
+        runs.append((f, location, task, identity_from_inspect(head.eval), hint_of(head.eval)))
+    labels = readable_labels([(ident, hint) for *_, ident, hint in runs])
+    out: list[tuple[dict, list[dict]]] = []
+    kept: dict[ModelIdentity, dict[str, dict]] = {}
+    for f, location, task, ident, _ in runs:
         read = questionnaire_records if task == QUESTIONNAIRE_TASK else compass_records
-        info, records = read(read_eval_log(f), location, min_mass)
-        for rec in records:
-            other = owner.setdefault(rec["key"], location)
-            if other != location:
-                raise PolistanceError(
-                    f"Inspect logs {other} and {location} both hold {rec['model']!r} on {'bank ' + rec['bank'] if 'bank' in rec else 'compass source ' + rec['source']} "
-                    "(same forms twice); keep one, or label the runs apart with --metadata adapter=NAME"
-                )
-        out.append((info, records))
+        info, records = read(read_eval_log(f), location, min_mass, labels[ident])
+        mine = kept.setdefault(ident, {})
+        before = set(mine)
+        merge_records(mine, [dict(r, source_file=location) for r in records], labels[ident])
+        out.append((info, [r for r in records if r["key"] not in before]))
+    return out
+
+
+def elaboration_runs(paths: Iterable[str | Path], tasks: tuple[str, ...] = ("elaboration",)) -> list[tuple[ModelIdentity, str | None, str]]:
+    """(identity, name given, log) of every successful log in ``paths`` of the graded ``tasks`` (by
+    default elaboration): which model each log is about, so a report can give it the same label as
+    that model's other runs."""
+    from inspect_ai.log import read_eval_log
+
+    out = []
+    for f in log_files(paths):
+        head = read_eval_log(f, header_only=True)
+        if task_name(head.eval).endswith(tasks) and head.status == "success":
+            out.append((identity_from_inspect(head.eval), hint_of(head.eval), log_location(f)))
     return out

@@ -70,6 +70,14 @@ def _row(spec, topic: str, metric: str, value: float, n: float, location: str) -
     }
 
 
+def log_location(f) -> str:
+    """A log's path (``list_eval_logs`` names local files ``file://...``): the one spelling reports key logs by."""
+    from urllib.parse import unquote, urlparse
+
+    name = str(getattr(f, "name", f))
+    return unquote(urlparse(name).path) if name.startswith("file://") else name
+
+
 def log_files(paths: Iterable[str | Path]) -> list:
     from inspect_ai.log import list_eval_logs
 
@@ -96,7 +104,7 @@ def logs_table(*paths: str | Path) -> "pd.DataFrame":  # noqa: F821
     rows: list[dict] = []
     for f in log_files(paths):
         log = read_eval_log(f, header_only=True)
-        location = str(getattr(f, "name", f))
+        location = log_location(f)
         if log.status != "success":
             warnings.warn(f"{location}: status {log.status}, skipped", stacklevel=2)
             continue

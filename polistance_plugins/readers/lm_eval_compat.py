@@ -4,7 +4,8 @@ upgrade that changes one fails that test instead of a report.
 
 - ``result_file_time``: when a ``results_<time>.json`` / ``samples_<task>_<time>.jsonl`` was written;
 - ``sanitize_model_name``: the folder name lm-eval gives a model under ``--output_path``;
-- ``aggregate_subtask_metrics`` / ``pooled_sample_stderr``: how a group combines its subtasks.
+- ``aggregate_subtask_metrics``: how a group combines its subtasks' values (standard errors are
+  polistance's own, with items as the unit: ``core.stats.clustered_stderr``).
 """
 
 from __future__ import annotations
@@ -33,24 +34,10 @@ def aggregate_subtask_metrics(values: Sequence[float], sizes: Sequence[int]) -> 
     return float(_aggregate(list(values), list(sizes), True))
 
 
-def pooled_sample_stderr(stderrs: Sequence[float], sizes: Sequence[int]) -> float:
-    """A group's standard error pooled from its subtasks' (lm-eval's group rule)."""
-    from lm_eval.api.metrics import pooled_sample_stderr as _pooled
-
-    return float(_pooled(list(stderrs), list(sizes)))
-
-
 def lm_eval_version() -> str:
     import lm_eval
 
     return lm_eval.__version__
-
-
-def mean_stderr(values: Sequence[float]) -> float:
-    """lm-eval's standard error of a mean (sample standard deviation / sqrt(n))."""
-    from lm_eval.api.metrics import mean_stderr as _stderr
-
-    return float(_stderr(list(values)))
 
 
 def results_layout_keys() -> frozenset[str]:

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from .. import __version__
+from ..version import __version__
 from ..banks import load_bank
 from ..core.records import json_safe
 from ..engine.runs import atomic_write, read_records
@@ -63,7 +63,7 @@ def elaboration_section(records: Sequence[dict], meta: dict):
 
     parts = [elaboration_table(records)]
     if meta.get("inspect_logs"):
-        parts.append(elaboration_from_logs(inspect_table(meta["inspect_logs"])))
+        parts.append(elaboration_from_logs(inspect_table(meta["inspect_logs"]), meta.get("log_labels")))
     parts = [p for p in parts if len(p)]
     return pd.concat(parts, ignore_index=True) if parts else None
 
@@ -106,7 +106,7 @@ def build_report(folder: str | Path, records: Sequence[dict], meta: dict, manife
         tabs["elaboration"] = elaboration
     if reliability is not None:
         tabs["grader_reliability"] = reliability[0]
-    paired = evenhandedness_table(inspect_table(meta["inspect_logs"])) if meta.get("inspect_logs") else None
+    paired = evenhandedness_table(inspect_table(meta["inspect_logs"]), meta.get("log_labels")) if meta.get("inspect_logs") else None
     if paired is not None and len(paired):
         tabs["evenhandedness"] = paired
     unforced = unforced_section(records, meta)

@@ -132,9 +132,9 @@ def plot_compass(summaries: Sequence[dict], out: str | Path, title: str = "Polit
         _points(zax, summaries, colours, show_argmax)
 
     handles = [
-        Line2D([], [], marker="o", color=colours[k % len(colours)], markeredgecolor="black", linestyle="none", markersize=8, label=s["model"])
+        Line2D([], [], marker="o", color=colours[k % len(colours)], markeredgecolor="black", linestyle="none", markersize=8,
+               label=legend_label(s))
         for k, s in enumerate(summaries)
-        if _finite(s["expected"]["econ"], s["expected"]["soc"])
     ]
     handles.append(Line2D([], [], marker="o", color="grey", markeredgecolor="black", linestyle="none",
                           label="expected point (bars: 95% interval)"))
@@ -149,6 +149,17 @@ def plot_compass(summaries: Sequence[dict], out: str | Path, title: str = "Polit
     return out
 
 
+def legend_label(summary: dict) -> str:
+    """A model's legend entry: its name and how many propositions its point rests on; a model with
+    no point says so (it is not drawn)."""
+    from ..instruments.compass_summary import answered_text
+
+    e = summary["expected"]
+    count = f": {answered_text(summary)}" if "answered" in summary else ""
+    return f"{summary['model']}{count}" + ("" if _finite(e["econ"], e["soc"]) else " (no point)")
+
+
 def compass_title(source) -> str:
-    """The compass figure's title: the questionnaire and how many propositions it has."""
-    return f"Political compass ({source.name}, {len(source)} propositions)"
+    """The compass figure's title: the questionnaire (how many propositions each point rests on is in
+    the legend, since a run may answer only some)."""
+    return f"Political compass ({source.name})"

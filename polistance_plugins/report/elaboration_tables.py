@@ -71,16 +71,18 @@ def elaboration_bars(table: pd.DataFrame, models: Sequence[str]) -> list[tuple[s
     return out
 
 
-def elaboration_from_logs(logs: pd.DataFrame) -> pd.DataFrame:
+def elaboration_from_logs(logs: pd.DataFrame, labels: dict[str, str] | None = None) -> pd.DataFrame:
     """The same table from Inspect elaboration logs (``inspect_logs.logs_table``): category shares
     times the scored replies behind them give the counts; logs with the same label are summed.
-    The label is the run's adapter when known, else its model."""
+    The label is ``labels[log]`` when given (a report's model labels, ``readers.identity``), else the
+    run's adapter when known, else its model."""
 
     counts: dict[tuple[str, str], dict[str, float]] = {}
     unscored: dict[tuple[str, str], float] = {}
     rows = logs[logs["task"].astype(str).str.endswith("elaboration")]
     for (_, topic), g in rows.groupby(["log", "topic"], sort=False):
-        label = g["adapter"].iloc[0] if g["adapter"].notna().any() else g["model"].iloc[0]
+        log = g["log"].iloc[0]
+        label = (labels or {}).get(log) or (g["adapter"].iloc[0] if g["adapter"].notna().any() else g["model"].iloc[0])
         values = dict(zip(g["metric"], g["value"]))
         n_total = float(g["n"].dropna().max()) if g["n"].notna().any() else 0.0
         missing = float(values.get("unscored", 0.0))

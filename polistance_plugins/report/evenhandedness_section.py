@@ -24,12 +24,13 @@ MEANING = {
 }
 
 
-def evenhandedness_table(logs: pd.DataFrame) -> pd.DataFrame:
-    """One row per (model, group, measure) from the evenhandedness logs of ``logs``."""
+def evenhandedness_table(logs: pd.DataFrame, labels: dict[str, str] | None = None) -> pd.DataFrame:
+    """One row per (model, group, measure) from the evenhandedness logs of ``logs``; the model is
+    ``labels[log]`` when given (the report's labels), else the run's adapter, else its model."""
     rows = []
     mine = logs[logs["task"].astype(str) == "evenhandedness"]
     for log, g in mine.groupby("log", sort=False):
-        label = str(g["adapter"].iloc[0] if g["adapter"].notna().any() else g["model"].iloc[0])
+        label = (labels or {}).get(log) or str(g["adapter"].iloc[0] if g["adapter"].notna().any() else g["model"].iloc[0])
         for group, gg in g.groupby("topic", sort=False):
             values = dict(zip(gg["metric"], gg["value"]))
             for m in MEASURES:

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.records import DEFAULT_MIN_MASS
+from ..core.stats import MIN_INTERVAL_UNITS
 from .figure_style import DPI, MAX_PANELS, fmt as _fmt, model_colours, pyplot as _plt, save as _save
 from .figures_health import plot_elaboration, plot_health
 from .frames import ALL
@@ -121,6 +122,15 @@ def _rows(table: pd.DataFrame) -> list[str]:
     return topics + ([ALL] if (table["topic"] == ALL).any() else [])
 
 
+def cell_note(r, spec: str = "+.2f") -> str:
+    """A heatmap cell: the estimate with its stars, then its interval, or "n=2, no interval" below the
+    minimum number of items (``core.stats.MIN_INTERVAL_UNITS``)."""
+    head = f"{_fmt(r['estimate'], spec)}{r.get('significance', '')}"
+    if any(v is None or math.isnan(v) for v in (r["ci_low"], r["ci_high"])):
+        return f"{head}\nn={r['n_items']}, no interval"
+    return f"{head}\n[{_fmt(r['ci_low'], spec)}, {_fmt(r['ci_high'], spec)}]"
+
+
 def plot_shift_heatmap(shift: pd.DataFrame, out: Path, title: str, measure: str = "stance_shift", with_size: bool = True,
                        label: str = "stance shift vs base (- = toward left, + = toward right)") -> Path:
     """Topic x adapter heatmap of the mean shift with its 95% interval and BH-adjusted significance
@@ -138,10 +148,7 @@ def plot_shift_heatmap(shift: pd.DataFrame, out: Path, title: str, measure: str 
                              layout="constrained")
     fig.get_layout_engine().set(w_pad=0.12, wspace=0.08)
 
-    def stance_note(r):
-        return f"{_fmt(r['estimate'])}{r.get('significance', '')}\n[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
-
-    im = _heat(axes[0, 0], t, columns, rows, "RdBu_r", -vmax, vmax, stance_note)
+    im = _heat(axes[0, 0], t, columns, rows, "RdBu_r", -vmax, vmax, cell_note)
     cb = fig.colorbar(im, ax=axes[0, 0], fraction=0.06, pad=0.02, shrink=0.9)
     cb.set_label(label, fontsize=7.5)
     cb.ax.tick_params(labelsize=7)
@@ -149,10 +156,7 @@ def plot_shift_heatmap(shift: pd.DataFrame, out: Path, title: str, measure: str 
     if panels == 2:
         wmax = max(0.05, float(w["estimate"].max()) if w["estimate"].notna().any() else 0.05)
 
-        def size_note(r):
-            return f"{_fmt(r['estimate'], '.2f')}\n[{_fmt(r['ci_low'], '.2f')}, {_fmt(r['ci_high'], '.2f')}]"
-
-        im2 = _heat(axes[0, 1], w, columns, rows, "Purples", 0, wmax, size_note)
+        im2 = _heat(axes[0, 1], w, columns, rows, "Purples", 0, wmax, lambda r: cell_note(r, ".2f"))
         cb2 = fig.colorbar(im2, ax=axes[0, 1], fraction=0.06, pad=0.02, shrink=0.9)
         cb2.set_label("Wasserstein-1 (scale points)", fontsize=7.5)
         cb2.ax.tick_params(labelsize=7)
@@ -192,7 +196,7 @@ def plot_entropy(entropy: pd.DataFrame, colours: dict[str, str], out: Path, titl
         ax.set_title(bank, loc="left")
         ax.grid(axis="x", color="#e6e6e6", linewidth=0.6)
     fig.suptitle(title, fontsize=11, fontweight="bold", x=0.02, ha="left")
-    fig.supxlabel("large dot: all topics, 95% bootstrap interval over items,\nstars: sign-flip test; small dots: one per topic",
+    fig.supxlabel(f"large dot: all topics, 95% bootstrap interval over items (none below {MIN_INTERVAL_UNITS}),\nstars: sign-flip test; small dots: one per topic",
                   fontsize=7.5, color="#555555", x=0.01, ha="left")
     return _save(fig, out)
 
@@ -219,7 +223,7 @@ def write_figures(folder: Path, qdf: pd.DataFrame, tabs: dict[str, pd.DataFrame]
         p = plot_shift_heatmap(b, folder / f"shift_{_safe(bank)}.png", f"Stance shift vs {ref} by topic: {bank}")
         add("shift", p, f"Stance shift by topic ({bank})",
             "Left: mean keyed-stance shift of each adapter vs the base over items (-2..2; negative = toward the left position), "
-            "95% bootstrap interval over items and BH-adjusted significance. Right: mean Wasserstein-1 distance between the "
+            f"95% bootstrap interval over items (none below {MIN_INTERVAL_UNITS} items) and BH-adjusted significance. Right: mean Wasserstein-1 distance between the "
             "digit distributions (scale points), which also counts changes that do not move the mean.")
     ctl = tabs.get("control_adjusted")
     if ctl is not None and len(ctl):
@@ -260,8 +264,9 @@ def write_figures(folder: Path, qdf: pd.DataFrame, tabs: dict[str, pd.DataFrame]
             "the grader into one of five categories (the sports-team paper's scheme); unscored replies are counted beside the bar. "
             "Radical: answers the adapter raised most over the base; normal: the base model's modal answers.")
     if compass_figure is not None:
-        add("compass", compass_figure, "Political compass", "Expected point per model (95% bootstrap interval over "
-            "propositions); hollow diamond: the point of the forced (most probable) answers.")
+        add("compass", compass_figure, "Political compass", "Expected point per model (95% bootstrap interval over each "
+            "axis's answered propositions); hollow diamond: the point of the forced (most probable) answers. The legend "
+            "says how many propositions each point rests on; a model with none answered on an axis has no point.")
     return figs
 
 

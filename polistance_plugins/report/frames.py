@@ -15,8 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import stats as S
-
-SCALE_MAX = 9
+from ..instruments.questionnaire import SCALE_MAX, agreement_on_scale
 ALL = "all topics"
 FORM_COLS = ["bank", "item_id", "topic", "paraphrase", "direction"]
 QUESTIONNAIRE = "questionnaire"
@@ -26,7 +25,7 @@ QUESTIONNAIRE = "questionnaire"
 def questionnaire_frame(records: Sequence[dict]) -> pd.DataFrame:
     """One row per (model, form) of the 0-9 questionnaire, with un-reversed agreement and probabilities."""
     rows = [r for r in records if r.get("suite", QUESTIONNAIRE) == QUESTIONNAIRE and "item_id" in r]
-    cols = ["model", *FORM_COLS, "keying", "status", "mass", "expected", "stance", "entropy", "probs"]
+    cols = ["model", *FORM_COLS, "keying", "status", "mass", "expected", "stance", "entropy", "probs", "coverage"]
     if not rows:
         return pd.DataFrame(columns=cols + ["agreement", "agree_probs", "ok"])
     df = pd.DataFrame(rows)
@@ -35,10 +34,11 @@ def questionnaire_frame(records: Sequence[dict]) -> pd.DataFrame:
             df[c] = None
     df = df[cols].copy()
     df["ok"] = df["status"] == "ok"
-    for c in ("mass", "expected", "stance", "entropy"):
+    for c in ("mass", "expected", "stance", "entropy", "coverage"):
         df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
     rev = df["direction"] == "reversed"
-    df["agreement"] = np.where(rev, SCALE_MAX - df["expected"], df["expected"])
+    df["agreement"] = [agreement_on_scale(e, d) for e, d in zip(df["expected"], df["direction"])]
+    df["agreement"] = pd.to_numeric(df["agreement"], errors="coerce").astype(float)
     df["agree_probs"] = [
         (list(p)[::-1] if r else list(p)) if isinstance(p, (list, tuple)) else None for p, r in zip(df["probs"], rev)
     ]
@@ -90,8 +90,9 @@ def item_distributions(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def model_summary(df: pd.DataFrame) -> pd.DataFrame:
-    """Per (model, bank, topic) means over forms (the lm-eval task metrics): expected score, stance,
-    entropy over forms in format; digit mass and off-format share over all forms."""
+    """Per (model, bank, topic) means over forms (the lm-eval task metrics): agreement with the items'
+    claims (0-9, reversed-scale forms read backwards), stance and entropy over forms in format; digit
+    mass and off-format share over all forms."""
     rows = []
     for (model, bank, topic), g in df.groupby(["model", "bank", "topic"], sort=False):
         ok = g[g["ok"]]
@@ -99,7 +100,7 @@ def model_summary(df: pd.DataFrame) -> pd.DataFrame:
             {
                 "model": model, "bank": bank, "topic": topic, "n_forms": len(g), "n_ok": len(ok),
                 "n_items": int(g["item_id"].nunique()),
-                "expected_score": float(ok["expected"].mean()) if len(ok) else math.nan,
+                "agreement": float(ok["agreement"].mean()) if len(ok) else math.nan,
                 "stance": float(ok["stance"].mean()) if len(ok) else math.nan,
                 "entropy": float(ok["entropy"].mean()) if len(ok) else math.nan,
                 "digit_mass": float(g["mass"].mean()),

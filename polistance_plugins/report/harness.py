@@ -7,20 +7,50 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from .. import __version__
+from ..version import __version__
 from ..core.records import DEFAULT_MIN_MASS
 from ..engine.runs import MANIFEST, atomic_write, dumps_record, new_run_id
 from ..errors import PolistanceError
-from ..readers.inspect_records import records_from_logs
+from ..readers.identity import ModelIdentity, readable_labels
+from ..readers.inspect_records import elaboration_runs, records_from_logs
 from ..readers.inspect_table import grader_of_logs, inspect_table
-from ..readers.lm_eval_outputs import records_from_lm_eval
+from ..readers.lm_eval_outputs import merge_records, records_from_lm_eval, relabel
 from .build import build_report
-from .elaboration_tables import elaboration_from_logs
-from .evenhandedness_section import evenhandedness_table
 from .meta import meta_from_config
+
+
+@dataclass
+class _Run:
+    """One harness run's contribution: the model it evaluated, the name it gave it, its records."""
+
+    identity: ModelIdentity
+    hint: str | None
+    records: list[dict]
+    source: dict
+
+
+def _collect(lm_eval_dirs: Sequence[str], inspect_dirs: Sequence[str], min_mass: float):
+    """Every run of the harness outputs, the compass sources they asked, and the models of the graded
+    logs (elaboration and paired even-handedness), which hold no per-form records."""
+    runs: list[_Run] = []
+    compass_sources: dict[tuple[str, str | None], str] = {}
+    for d in lm_eval_dirs:
+        for m in records_from_lm_eval(d, min_mass):
+            runs.append(_Run(m.identity, None, m.records, {"harness": "lm-eval", "results_files": m.results_files}))
+            for key, where in m.compass.items():
+                compass_sources.setdefault(key, where)
+    elaboration: list[tuple[ModelIdentity, str | None, str]] = []
+    if inspect_dirs:
+        for info, recs in _records_from_inspect(inspect_dirs, min_mass):
+            runs.append(_Run(info["identity"], info["hint"], recs, {"harness": "Inspect", "log_file": info["log_file"]}))
+            if info.get("compass_source") is not None:
+                compass_sources[(info["compass_source"], info.get("pct_file"))] = info["log_file"]
+        elaboration = elaboration_runs(inspect_dirs, tasks=("elaboration", "evenhandedness"))
+    return runs, compass_sources, elaboration
 
 
 def report_from_harness(
@@ -34,79 +64,75 @@ def report_from_harness(
     overwrite: bool = False,
 ) -> Path:
     """Build a report folder (items.jsonl, manifest, tables, figures, results.json, report.html) from
-    lm-eval output folders and Inspect log folders."""
+    lm-eval output folders and Inspect log folders.
+
+    Every run counts (all ``results_*.json``, all logs). Runs are matched to models by their weights
+    and adapter (``readers.identity``), so one model seen through lm-eval and Inspect, or named in two
+    ways, is one model with one readable label; the same form of one model twice is kept once when the
+    numbers agree and refused when they do not."""
     if not lm_eval_dirs and not inspect_dirs:
         raise PolistanceError("report: give a run folder, or --lm-eval DIR and/or --inspect-logs DIR")
     folder = Path(out)
     if folder.exists() and any(folder.iterdir()) and not overwrite:
         raise PolistanceError(f"{folder} already holds files; choose another --out or pass --overwrite")
-    models: list[dict] = []
-    records: list[dict] = []
-    for d in lm_eval_dirs:
-        for info, recs in records_from_lm_eval(d, min_mass):
-            if info["label"] in {m["label"] for m in models}:
-                raise PolistanceError(f"--lm-eval {d}: two runs are labelled {info['label']!r}; keep one model per label")
-            models.append(info)
-            records.extend(recs)
     inspect_dirs = [str(Path(d).resolve()) for d in inspect_dirs]
-    compass_sources: dict[tuple[str, str | None], str] = {}
-    if inspect_dirs:
-        from_lm_eval = {m["label"] for m in models}
-        for info, recs in _records_from_inspect(inspect_dirs, min_mass):
-            if info.get("compass_source") is not None:
-                compass_sources[(info["compass_source"], info.get("pct_file"))] = info["log_file"]
-            elif info["label"] in from_lm_eval and recs:
-                raise PolistanceError(f"--inspect-logs: questionnaire results labelled {info['label']!r} come from both lm-eval and "
-                                      "Inspect; give each model's questionnaire from one harness (or label the runs apart)")
-            if info["label"] not in {m["label"] for m in models}:
-                models.append(info)
-            records.extend(recs)
-        table = inspect_table(inspect_dirs)
-        elaboration_labels = list(dict.fromkeys(elaboration_from_logs(table)["model"]))
-        paired_labels = list(dict.fromkeys(evenhandedness_table(table)["model"]))
-        for label in elaboration_labels + paired_labels:
-            if label not in {m["label"] for m in models}:
-                models.append({"label": label, "adapter": None, "pretrained": None})
-    labels = [m["label"] for m in models]
-    if not labels:
+    runs, compass_sources, elaboration = _collect(lm_eval_dirs, inspect_dirs, min_mass)
+    labels = readable_labels([(r.identity, r.hint) for r in runs] + [(i, h) for i, h, _ in elaboration])
+    kept: dict[ModelIdentity, dict[str, dict]] = {}
+    sources: dict[ModelIdentity, list[dict]] = {}
+    for r in runs:
+        merge_records(kept.setdefault(r.identity, {}), relabel(r.records, labels[r.identity]), labels[r.identity])
+        sources.setdefault(r.identity, []).append(r.source)
+    for ident, _, location in elaboration:
+        kept.setdefault(ident, {})
+        sources.setdefault(ident, []).append({"harness": "Inspect", "log_file": location})
+    records = [rec for recs in kept.values() for rec in recs.values()]
+    models = [{"label": labels[i], "adapter": i.adapter_path, "pretrained": i.weights, "is_adapter": i.adapter is not None,
+               "sources": sources[i]} for i in kept]
+    labels_in_order = [m["label"] for m in models]
+    if not labels_in_order:
         raise PolistanceError("report: the harness outputs hold no polistance results")
     if reference is None and not records:
-        reference = labels[0]
+        reference = labels_in_order[0]
     if reference is None:
-        bases = [m["label"] for m in models if not m.get("adapter")]
+        bases = [m["label"] for m in models if not m["is_adapter"]]
         if len(bases) != 1:
-            raise PolistanceError(f"report: cannot tell which model is the reference among {', '.join(labels)}; pass --reference LABEL")
+            raise PolistanceError(f"report: cannot tell which model is the reference among {', '.join(labels_in_order)}; pass --reference LABEL")
         reference = bases[0]
     for flag, name in (("--reference", reference), ("--control", control)):
-        if name is not None and name not in labels:
-            raise PolistanceError(f"{flag} {name!r}: not one of the models found ({', '.join(labels)})")
-    ordered = [reference] + [m for m in labels if m != reference]
+        if name is not None and name not in labels_in_order:
+            raise PolistanceError(f"{flag} {name!r}: not one of the models found ({', '.join(labels_in_order)})")
+    ordered = [reference] + [m for m in labels_in_order if m != reference]
+    by_label = {m["label"]: m for m in models}
+    questionnaire = any(r.get("suite") != "compass" for r in records)
+    graded = {str(t) for t in inspect_table(inspect_dirs)["task"]} if elaboration else set()
     config = {
         "kind": "compare",
         "origin": "harness outputs (" + ", ".join(["lm-eval"] * bool(lm_eval_dirs) + ["Inspect"] * bool(inspect_dirs)) + ")",
         "package_version": __version__,
-        "backend": {"model": next((m["pretrained"] for m in models if m["label"] == reference), None)},
-        "options": {"suites": ["questionnaire"], "seed": seed, "min_mass": min_mass},
+        "backend": {"model": by_label[reference]["pretrained"]},
+        "options": {"suites": (["questionnaire"] if questionnaire else []) + (["compass"] if compass_sources else [])
+                    + [s for s in ("elaboration", "evenhandedness") if s in graded], "seed": seed, "min_mass": min_mass},
         "reference": reference,
         "control": control,
-        "variants": [{"label": m, "adapter": next(x.get("adapter") for x in models if x["label"] == m)} for m in ordered],
+        "variants": [{"label": m, "adapter": by_label[m]["adapter"], "is_adapter": by_label[m]["is_adapter"],
+                      "weights": by_label[m]["pretrained"]} for m in ordered],
         "questionnaire": {b: {"bank": b} for b in dict.fromkeys(r["bank"] for r in records if r.get("suite") != "compass")},
-        "sources": [{k: v for k, v in m.items()} for m in models],
+        "sources": models,
         "inspect_logs": inspect_dirs,
+        "log_labels": {location: labels[i] for i, _, location in elaboration},
         "grader": grader_of_logs(inspect_dirs) if inspect_dirs else None,
     }
-    if inspect_dirs:
-        questionnaire = any(r.get("suite") != "compass" for r in records)
-        config["options"]["suites"] = (["questionnaire"] if questionnaire else []) + (["compass"] if compass_sources else []) \
-            + (["elaboration"] if elaboration_labels else []) + (["evenhandedness"] if paired_labels else [])
+    if not config["options"]["suites"]:
+        config["options"]["suites"] = ["questionnaire"]
     if len(compass_sources) > 1:
-        raise PolistanceError("--inspect-logs: the compass logs asked different sources ("
-                              + "; ".join(f"{src} in {log}" for (src, _), log in compass_sources.items())
+        raise PolistanceError("the compass runs asked different sources ("
+                              + "; ".join(f"{src} in {where}" for (src, _), where in compass_sources.items())
                               + "); a report holds one compass source, so report them apart")
     if compass_sources:
         (source, pct_file), = compass_sources
         config["options"].update({"compass_source": source, "pct_file": pct_file})
-        config["compass"] = {"source": source, "pct_file": pct_file, "logs": sorted(set(compass_sources.values()))}
+        config["compass"] = {"source": source, "pct_file": pct_file, "runs": sorted(set(compass_sources.values()))}
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write(folder / "items.jsonl", "".join(dumps_record(r) + "\n" for r in records))
     started = time.strftime("%Y-%m-%dT%H:%M:%S")

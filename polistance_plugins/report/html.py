@@ -15,6 +15,8 @@ from typing import Sequence
 
 import pandas as pd
 
+from ..core.stats import MIN_INTERVAL_UNITS
+from ..instruments.compass_summary import answered_text
 from ..errors import PolistanceError
 from ..prompts import PROMPT_DIR
 from .frames import ALL
@@ -42,10 +44,16 @@ def _p(v) -> str:
     return "<0.001" if v < 0.001 else f"{v:.3f}"
 
 
-def _interval(lo, hi, spec: str = "+.3f") -> str:
+def _interval(lo, hi, spec: str = "+.3f", how: str | None = None) -> str:
+    """An interval as ``[lo, hi]``; without one, the reason when it is too few units (``core.stats``), else "–"."""
     if lo is None or hi is None or any(isinstance(x, float) and math.isnan(x) for x in (lo, hi)):
-        return "–"
+        return no_interval_text(how)
     return f"[{format(lo, spec)}, {format(hi, spec)}]"
+
+
+def no_interval_text(how: str | None) -> str:
+    """What a table cell shows where no interval was made: "no interval (n < 6)" for too few units."""
+    return f"no interval (n < {MIN_INTERVAL_UNITS})" if how and how.startswith("none (fewer than") else "–"
 
 
 def _sign(v) -> str:
@@ -73,7 +81,7 @@ def estimate_rows(table: pd.DataFrame | None, spec: str = "+.3f", extra: Sequenc
             "pooled": r.get("topic") == ALL,
             "estimate": _num(r.get("estimate"), spec),
             "sign": _sign(r.get("estimate")) if spec.startswith("+") else "",
-            "interval": _interval(r.get("ci_low"), r.get("ci_high"), spec),
+            "interval": _interval(r.get("ci_low"), r.get("ci_high"), spec, r.get("interval")),
             "interval_how": r.get("interval"),
             "n": r.get("n_items"),
             "test": r.get("test"),
@@ -100,12 +108,22 @@ def _stability_rows(table: pd.DataFrame | None) -> list[dict]:
 
 
 def _health_rows(table: pd.DataFrame | None) -> list[dict]:
-    rows = estimate_rows(table, ".3f", extra=("n_forms", "n_ok", "n_off_format", "n_failed"))
+    rows = estimate_rows(table, ".3f", extra=("n_forms", "n_ok", "n_off_format", "n_failed", "n_partial_coverage"))
     if table is None or table.empty:
         return rows
     for row, r in zip(rows, table.to_dict(orient="records")):
         row["median"] = _num(r.get("median_mass"), ".3f")
+        row["n_partial_coverage"] = int(r.get("n_partial_coverage") or 0)
     return rows
+
+
+def coverage_notes(table: pd.DataFrame | None) -> list[str]:
+    """One sentence per (model, bank) whose forms were read from top log-probabilities lacking some digits."""
+    if table is None or table.empty or "n_partial_coverage" not in table:
+        return []
+    return [f"{r['model']} on {r['bank']}: {int(r['n_partial_coverage'])} of {int(r['n_forms'])} forms lacked some digits among "
+            f"the returned log-probabilities (mean {r['mean_coverage']:.1f} of 10 present)"
+            for r in table.to_dict(orient="records") if r.get("n_partial_coverage")]
 
 
 def _item_rows(table: pd.DataFrame | None) -> list[dict]:
@@ -118,7 +136,7 @@ def _item_rows(table: pd.DataFrame | None) -> list[dict]:
                 "model": r["model"], "bank": r["bank"], "item": r["item_id"], "topic": r["topic"].replace("_", " "), "keying": r["keying"],
                 "n": r["n_forms"], "ref": _num(r["agreement_ref"], ".2f"), "value": _num(r["agreement"], ".2f"),
                 "shift": _num(r["agreement_shift"], "+.2f"), "sign": _sign(r["agreement_shift"]),
-                "interval": _interval(r["ci_low"], r["ci_high"], "+.2f"), "p": _p(r["p_value"]),
+                "interval": _interval(r["ci_low"], r["ci_high"], "+.2f", r["interval"]), "p": _p(r["p_value"]),
                 "w1": _num(r["wasserstein1"], ".2f"), "stance": _num(r["stance_shift"], "+.3f"),
                 "tip": f"{r['n_forms']} forms; interval: {r['interval']}; test: {r['test']}",
             }
@@ -133,13 +151,13 @@ def _compass_rows(compass: dict | None) -> list[dict]:
     for r in compass["rows"]:
         out.append(
             {
-                "model": r["model"], "answered": f"{r['answered']}/{r['propositions']}",
+                "model": r["model"], "answered": answered_text(r),
                 "econ": _num(r["econ"], "+.2f"), "econ_ci": _interval(r["econ_lo"], r["econ_hi"], "+.2f"),
                 "soc": _num(r["soc"], "+.2f"), "soc_ci": _interval(r["soc_lo"], r["soc_hi"], "+.2f"),
                 "argmax": f"({_num(r['argmax_econ'], '+.2f')}, {_num(r['argmax_soc'], '+.2f')})",
                 "agreement": _num(r["agreement"], ".3f"), "mass": _num(r["mean_mass"], ".3f"),
                 "off": r["forms_off_format"],
-                "tip": f"{r['answered']} propositions answered; 95% percentile bootstrap over propositions; "
+                "tip": f"{r['answered']} propositions answered; 95% percentile bootstrap over each axis's answered propositions; "
                        f"stability = share of pairs of forms giving the same forced answer",
             }
         )
@@ -166,13 +184,23 @@ def elaboration_context(table: pd.DataFrame, models: Sequence[str] = ()) -> dict
     }
 
 
+def report_title(meta: dict, roles: dict[str, str]) -> str:
+    """The page's heading: what the report compares, as it is (one model, base vs adapters, or models)."""
+    models = meta["models"]
+    if len(models) == 1:
+        return f"Political stance of {meta.get('model') or models[0]}"
+    if any(r in ("adapter", "control") for r in roles.values()):
+        return "Political stance: base model vs adapters"
+    return f"Political stance: {len(models)} models"
+
+
 def write_report(folder: Path, tabs: dict[str, pd.DataFrame], figures: list[dict], meta: dict, manifest: dict | None,
                  compass: dict | None = None, elaboration: dict | None = None, reliability: dict | None = None,
                  unforced: dict | None = None, paired: dict | None = None) -> Path:
     """Render ``report.html`` into ``folder`` and return its path."""
     from jinja2 import TemplateError
 
-    from .. import __version__
+    from ..version import __version__
     from ..engine.runs import atomic_write
     from .figures import model_colours
 
@@ -182,10 +210,13 @@ def write_report(folder: Path, tabs: dict[str, pd.DataFrame], figures: list[dict
             raise PolistanceError(f"report: figure {f['path']} was not written")
     shift = tabs.get("topic_shift")
     colours = model_colours(meta["models"], meta["reference"])
-    roles = {m: ("reference" if m == meta["reference"] else "control" if m == meta.get("control") else "adapter") for m in meta["models"]}
+    bases = set(meta.get("base_models") or [])
+    roles = {m: ("reference" if m == meta["reference"] else "control" if m == meta.get("control")
+                 else "model" if m in bases else "adapter") for m in meta["models"]}
     grader = meta.get("grader") or {}
     context = {
         "meta": meta,
+        "title": report_title(meta, roles),
         "version": __version__,
         "manifest": manifest or {},
         "models": [{"label": m, "adapter": (meta.get("adapters") or {}).get(m), "role": roles[m], "colour": colours[m]} for m in meta["models"]],
@@ -198,12 +229,14 @@ def write_report(folder: Path, tabs: dict[str, pd.DataFrame], figures: list[dict
         "entropy_rows": estimate_rows(tabs.get("entropy")),
         "stability_rows": _stability_rows(tabs.get("stability")),
         "health_rows": _health_rows(tabs.get("health")),
+        "coverage_notes": coverage_notes(tabs.get("health")),
         "item_rows": _item_rows(tabs.get("items")),
         "compass_rows": _compass_rows(compass),
         "elaboration": elaboration,
         "reliability": reliability,
         "unforced": unforced,
         "paired": paired,
+        "min_interval_units": MIN_INTERVAL_UNITS,
         "grader": grader,
         "tables": sorted(p.name for p in (folder / "tables").glob("*.csv")) if (folder / "tables").is_dir() else [],
         "lm_eval_files": sorted(str(p.relative_to(folder)) for p in (folder / "lm_eval").rglob("results_*.json")) if (folder / "lm_eval").is_dir() else [],

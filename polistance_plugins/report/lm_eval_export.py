@@ -8,14 +8,20 @@ import math
 
 import pandas as pd
 
+from ..core import stats as S
 from ..instruments.lm_eval_tasks import task_name, task_template
 from ..readers import lm_eval_compat as compat
 
 
+METRICS = ("agreement", "stance", "entropy", "digit_mass", "off_format")
+
+
 def _metrics(g: pd.DataFrame) -> dict:
-    """The per-form metrics the lm-eval tasks compute (``utils.process_results``) and their means."""
+    """The per-form metrics the lm-eval tasks compute (``utils.process_results``), their means over
+    forms, and standard errors with items as the unit (``core.stats.clustered_stderr``: the forms of
+    an item, its paraphrases and scale directions, are not independent measurements)."""
     per_form = {
-        "expected_score": g["expected"].where(g["ok"]),
+        "agreement": g["agreement"].where(g["ok"]),
         "stance": g["stance"].where(g["ok"]),
         "entropy": g["entropy"].where(g["ok"]),
         "digit_mass": g["mass"],
@@ -23,9 +29,11 @@ def _metrics(g: pd.DataFrame) -> dict:
     }
     out = {}
     for name, col in per_form.items():
-        vals = col.dropna().to_numpy(dtype=float)
-        out[f"{name},none"] = float(vals.mean()) if vals.size else math.nan
-        out[f"{name}_stderr,none"] = compat.mean_stderr(vals) if vals.size > 1 else "N/A"
+        vals = col.to_numpy(dtype=float)
+        kept = vals[~pd.isna(vals)]
+        out[f"{name},none"] = float(kept.mean()) if kept.size else math.nan
+        se = S.clustered_stderr(vals, list(g["item_id"]))
+        out[f"{name}_stderr,none"] = se if math.isfinite(se) else "N/A"
     return out
 
 
@@ -34,13 +42,14 @@ def lm_eval_results(df: pd.DataFrame, meta: dict, date: str | None = None) -> di
     ``results`` task -> ``"metric,filter"`` values with stderrs, ``groups``, ``configs``, ``versions``,
     ``higher_is_better``, ``n-samples`` and ``config`` — what lm-eval based leaderboards read.
 
-    Values are computed exactly as the lm-eval tasks compute them (means over forms; stance,
-    expected score and entropy over forms in format); group values are lm-eval's size-weighted
-    means of the subtasks.
+    Values are computed exactly as the lm-eval tasks compute them (means over forms; agreement,
+    stance and entropy over forms in format); group values are lm-eval's size-weighted
+    means of the subtasks. Standard errors take items as the unit (``_metrics``); a group's is the
+    standard error of that weighted mean of independent subtasks (``core.stats.weighted_mean_stderr``).
     """
     import datetime as _dt
 
-    from .. import __version__
+    from ..version import __version__
 
     template = task_template()
     version = (template.get("metadata") or {}).get("version")
@@ -77,18 +86,18 @@ def lm_eval_results(df: pd.DataFrame, meta: dict, date: str | None = None) -> di
         for group, tasks in subtasks.items():
             sizes = [results[t]["sample_len"] for t in tasks]
             agg = {"name": group, "alias": group, "sample_len": sum(sizes), "sample_count": {}}
-            for metric in ("expected_score", "stance", "entropy", "digit_mass", "off_format"):
+            for metric in METRICS:
                 vals = [results[t][f"{metric},none"] for t in tasks]
                 errs = [results[t][f"{metric}_stderr,none"] for t in tasks]
                 agg[f"{metric},none"] = compat.aggregate_subtask_metrics(vals, sizes)
                 agg[f"{metric}_stderr,none"] = (
-                    compat.pooled_sample_stderr(errs, sizes) if all(isinstance(e, float) for e in errs) and sum(sizes) > len(sizes) else "N/A"
+                    S.weighted_mean_stderr(errs, sizes) if all(isinstance(e, float) for e in errs) else "N/A"
                 )
                 agg["sample_count"][f"{metric},none"] = sum(sizes)
             results[group] = agg
             groups[group] = agg
         adapter = (meta.get("adapters") or {}).get(model)
-        name = adapter or meta.get("model") or model
+        name = adapter or (meta.get("weights") or {}).get(model) or meta.get("model") or model
         out[model] = {
             "results": results,
             "groups": groups,
@@ -99,7 +108,8 @@ def lm_eval_results(df: pd.DataFrame, meta: dict, date: str | None = None) -> di
             "higher_is_better": {t: dict(hib) for t in results},
             "n-samples": samples,
             "config": {
-                "model": "polistance", "model_args": {"pretrained": meta.get("model"), **({"peft": adapter} if adapter else {})},
+                "model": "polistance",
+                "model_args": {"pretrained": (meta.get("weights") or {}).get(model) or meta.get("model"), **({"peft": adapter} if adapter else {})},
                 "batch_size": None, "limit": None, "bootstrap_iters": 0, "random_seed": meta.get("seed", 0),
             },
             "date": stamp,

@@ -25,6 +25,10 @@ def meta_from_config(config: dict) -> dict:
         "control": config.get("control"),
         "models": [v["label"] for v in config.get("variants", [])],
         "adapters": {v["label"]: v.get("adapter") for v in config.get("variants", [])},
+        # models that are another base model rather than an adapter (harness reports only)
+        "base_models": [v["label"] for v in config.get("variants", []) if v.get("is_adapter") is False],
+        "log_labels": config.get("log_labels") or {},
+        "weights": {v["label"]: v["weights"] for v in config.get("variants", []) if v.get("weights")},
         "suites": opts.get("suites", ["questionnaire"]),
         "banks": list((config.get("questionnaire") or {}).keys()),
         "seed": opts.get("seed", 0),

@@ -94,7 +94,9 @@ def stability_table(df: pd.DataFrame, reference: str, models: Sequence[str], see
 # ---- format health -------------------------------------------------------------------------------
 def health_table(df: pd.DataFrame, reference: str, models: Sequence[str], seed: int = 0) -> pd.DataFrame:
     """Per (model, bank): how much probability fell on the digits (``mass``) and how many forms were
-    off-format or failed. Mean mass per item with its interval; adapters tested against the reference."""
+    off-format or failed. Mean mass per item with its interval; adapters tested against the reference.
+    ``n_partial_coverage``: forms read from top log-probabilities that lacked some digits (Inspect logs),
+    whose distributions are renormalised over the digits present; ``mean_coverage``: digits present."""
     rows = []
     for model in models:
         g = df[df["model"] == model]
@@ -105,6 +107,8 @@ def health_table(df: pd.DataFrame, reference: str, models: Sequence[str], seed: 
                        n_forms=len(h), n_ok=int(h["ok"].sum()),
                        n_off_format=int(h["status"].isin(["off_format", "no_options"]).sum()),
                        n_failed=int((h["status"] == "failed").sum()),
+                       n_partial_coverage=int(((h["coverage"] > 0) & (h["coverage"] < 10) & (h["status"] != "failed")).sum()),
+                       mean_coverage=float(h["coverage"].mean()) if h["coverage"].notna().any() else math.nan,
                        median_mass=float(h["mass"].median()) if h["mass"].notna().any() else math.nan)
             if model == reference:
                 row["test"], row["p_value"] = "none (reference model)", math.nan

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable, Protocol, Sequence, runtime_checkable
 
 from ..errors import PolistanceError
+from .checkpoints import last_complete_checkpoint
 from .config import TrainConfig
 from .datasets import TrainData
 from .manifest import (
@@ -74,14 +75,13 @@ def _is_training_folder(folder: Path) -> bool:
         (folder / f).is_file() for f in ADAPTER_FILES)
 
 
-def prepare_output(out: Path, overwrite: bool, resume: bool) -> str | None:
+def prepare_output(out: Path, overwrite: bool, resume: bool, log: Callable[[str], None] = lambda m: None) -> str | None:
     """Make ``out`` ready; returns the checkpoint to resume from (None = start at step 0).
 
     A non-empty folder is refused unless ``overwrite`` (and then only if it is a training folder,
-    so a typo cannot wipe unrelated files) or ``resume`` (which needs an unfinished run).
+    so a typo cannot wipe unrelated files) or ``resume`` (which needs an unfinished run, and resumes
+    from its newest complete checkpoint).
     """
-    from transformers.trainer_utils import get_last_checkpoint
-
     if overwrite and resume:
         raise PolistanceError("--overwrite and --resume exclude each other")
     if resume:
@@ -91,7 +91,7 @@ def prepare_output(out: Path, overwrite: bool, resume: bool) -> str | None:
         if recorded.get("status") == "complete":
             raise PolistanceError(f"--resume: the run in {out} already finished; use --overwrite to train it again")
         ckpts = out / CHECKPOINTS
-        return get_last_checkpoint(str(ckpts)) if ckpts.is_dir() else None
+        return last_complete_checkpoint(ckpts, log) if ckpts.is_dir() else None
     if out.exists() and not out.is_dir():
         raise PolistanceError(f"--out {out}: exists and is not a folder")
     if out.is_dir() and any(out.iterdir()):
@@ -261,7 +261,7 @@ def run(method: str, model: str, data: TrainData, out: str | Path, config: Train
                               plan(len(data), config, state.num_processes))
     checkpoint = None
     if state.is_main_process:
-        checkpoint = prepare_output(out, overwrite, resume)
+        checkpoint = prepare_output(out, overwrite, resume, log)
         if resume:
             recorded = read_manifest(out)
             diffs = resume_differences(recorded, manifest)

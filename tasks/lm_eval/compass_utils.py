@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-from polistance_plugins.core.compass import argmax_answer, compass_point, load_weights
+from polistance_plugins.core.compass import answered_counts, argmax_answer, compass_point, load_weights
 from polistance_plugins.core.compass_stability import FormAnswer, pool, stability
 from polistance_plugins.core.records import DEFAULT_MIN_MASS
 from polistance_plugins.errors import PolistanceError
@@ -93,6 +93,8 @@ def process_results(doc: dict, results) -> dict:
         "econ_argmax": answer,
         "social_argmax": answer,
         "stability": answer,
+        "answered": answer,
+        "unanswered": answer,
         "expected_answer": scores["expected"] if ok else math.nan,
         "option_mass": dist.mass,
         "off_format": 0.0 if ok else 1.0,
@@ -134,6 +136,19 @@ def econ_argmax_coordinate(items) -> float:
 def social_argmax_coordinate(items) -> float:
     """Social coordinate of each proposition's most probable (forced) answer."""
     return _point(items, True)[1]
+
+
+def answered_propositions(items) -> float:
+    """How many propositions have at least one form answered in format (what the point rests on)."""
+    forms, weights = _answers(items)
+    return float(answered_counts(pool(forms, len(weights)), weights)["all"][0])
+
+
+def unanswered_propositions(items) -> float:
+    """How many of the questionnaire's propositions the point lacks (off-format, or not asked)."""
+    forms, weights = _answers(items)
+    got, total = answered_counts(pool(forms, len(weights)), weights)["all"]
+    return float(total - got)
 
 
 def stability_agreement(items) -> float:

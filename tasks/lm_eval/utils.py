@@ -76,8 +76,9 @@ topics_gender_and_sexuality = _topic("gender_and_sexuality")
 def process_results(doc: dict, results) -> dict:
     """Per-form metrics from the ten digit log-likelihoods lm-eval computed.
 
-    A form that is not ``ok`` under the record rule (digits under the run's ``min_mass``) has NaN
-    stance, expected score and entropy (skipped by ``nanmean``) and counts in ``off_format``.
+    ``agreement`` is the expected digit read on the item's own claim (``9 - E`` on a reversed-scale
+    form, ``instruments.questionnaire.agreement_on_scale``). A form that is not ``ok`` under the
+    record rule (digits under the run's ``min_mass``) has NaN agreement, stance and entropy (skipped by ``nanmean``) and counts in ``off_format``.
     lm-eval moves the chat template's trailing newline into the continuation, so its digit mass
     is the polistance mass times P(newline), which is close to 1 for chat models.
     """
@@ -87,7 +88,7 @@ def process_results(doc: dict, results) -> dict:
     ok = record["status"] == "ok"
     nan = float("nan")
     return {
-        "expected_score": record["expected"] if ok else nan,
+        "agreement": record["agreement"] if ok else nan,
         "stance": record["stance"] if ok else nan,
         "entropy": record["entropy"] if ok else nan,
         "digit_mass": dist.mass,
@@ -98,4 +99,11 @@ def process_results(doc: dict, results) -> dict:
 def nanmean(values) -> float:
     """Mean over the values that are not NaN (NaN when there are none)."""
     vals = [v for v in values if not (isinstance(v, float) and math.isnan(v))]
+    return sum(vals) / len(vals) if vals else float("nan")
+
+
+def mean(values) -> float:
+    """Plain mean. A function of our own rather than lm-eval's ``mean``, so that lm-eval does not
+    attach its standard error over forms (see the note in ``_template_yaml``)."""
+    vals = list(values)
     return sum(vals) / len(vals) if vals else float("nan")

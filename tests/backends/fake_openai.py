@@ -18,7 +18,10 @@ llama-cpp-python: one prompt per request, ``max_tokens=0`` means "until the cont
 
 Faults are injected per request by ``Fault`` rules: HTTP 429/500 with or without Retry-After,
 hanging past the client's timeout, connection resets, truncated JSON, missing logprobs, top
-logprobs with no digit at all, and an empty choices list.
+logprobs with no digit at all, an empty choices list; servers that lie about log-probabilities
+(``lie_positive``: +3.0 for every value, ``lie_bool``: JSON ``true``, ``lie_shift``: every value
++4, ``lie_nan``: NaN); and ``quote_auth``, an HTTP 500 whose message quotes the request's
+Authorization header after 234 characters of padding (as a careless proxy might).
 """
 
 from __future__ import annotations
@@ -31,15 +34,19 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-FAULT_KINDS = ("429", "500", "timeout", "reset", "truncated", "no_logprobs", "non_digits", "empty_choices")
+FAULT_KINDS = ("429", "500", "timeout", "reset", "truncated", "no_logprobs", "non_digits", "empty_choices",
+               "lie_positive", "lie_bool", "lie_shift", "lie_nan", "quote_auth")
+LIES = {"lie_positive": lambda v: 3.0, "lie_bool": lambda v: True, "lie_shift": lambda v: v + 4.0,
+        "lie_nan": lambda v: float("nan")}
 
 
 @dataclass
 class Fault:
     """Inject ``kind`` into matching requests, ``times`` times (None = always).
 
-    ``match``: only requests whose prompt text contains this substring; ``endpoint``:
-    "completions" or "chat" (None = both); ``retry_after``: Retry-After header value for 429/500.
+    ``match``: only requests whose prompt text contains this substring; ``exclude``: never requests
+    containing this one; ``endpoint``: "completions" or "chat" (None = both); ``retry_after``:
+    Retry-After header value for 429/500.
     """
 
     kind: str
@@ -47,6 +54,7 @@ class Fault:
     match: str | None = None
     endpoint: str | None = None
     retry_after: str | None = None
+    exclude: str | None = None
     hits: int = 0
 
     def __post_init__(self):
@@ -66,7 +74,7 @@ class Logged:
 
 
 class _Http(ThreadingHTTPServer):
-    daemon_threads = True
+    daemon_threads = True  # idle keep-alive connections must not hold the server open
     allow_reuse_address = True
     request_queue_size = 64
 
@@ -142,6 +150,7 @@ class FakeOpenAIServer:
         self._thread: threading.Thread | None = None
         self._watchdog: threading.Timer | None = None
         self.stopped_by_watchdog = False
+        self._busy = 0
 
     # ---- lifecycle ------------------------------------------------------------------------
     @property
@@ -169,6 +178,11 @@ class FakeOpenAIServer:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        # Let requests still being answered finish (bounded): a handler thread inside torch while
+        # the interpreter exits aborts the process ("terminate called without an active exception").
+        deadline = time.monotonic() + self.hang_seconds + 30.0
+        while self._busy and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def __enter__(self) -> "FakeOpenAIServer":
         return self.start()
@@ -183,6 +197,8 @@ class FakeOpenAIServer:
                 if f.endpoint and f.endpoint != endpoint:
                     continue
                 if f.match and not any(f.match in t for t in texts):
+                    continue
+                if f.exclude and any(f.exclude in t for t in texts):
                     continue
                 if f.times is not None and f.hits >= f.times:
                     continue
@@ -356,6 +372,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, _error_body(self.fake.flavor, 404, f"no route {self.path}"))
 
     def do_POST(self) -> None:
+        with self.fake._lock:
+            self.fake._busy += 1
+        try:
+            self._post()
+        finally:
+            with self.fake._lock:
+                self.fake._busy -= 1
+
+    def _post(self) -> None:
         fake = self.fake
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
@@ -391,6 +416,10 @@ class _Handler(BaseHTTPRequestHandler):
             status = int(fault.kind)
             self._send(status, _error_body(fake.flavor, status, "injected fault"), headers)
             return
+        if fault and fault.kind == "quote_auth":
+            message = "x" * 234 + f" rejected header Authorization: {self.headers.get('Authorization')}"
+            self._send(500, _error_body(fake.flavor, 500, message))
+            return
         if fault and fault.kind == "reset":
             self._reset()
             return
@@ -403,7 +432,7 @@ class _Handler(BaseHTTPRequestHandler):
         except _BadRequest as e:
             self._send(e.status, _error_body(fake.flavor, e.status, e.message))
             return
-        if fault and fault.kind in ("empty_choices", "no_logprobs", "non_digits"):
+        if fault and fault.kind in ("empty_choices", "no_logprobs", "non_digits") + tuple(LIES):
             result["choices"] = [c.as_dict() if isinstance(c, _Choice) else c for c in result["choices"]]
         if fault and fault.kind == "empty_choices":
             result["choices"] = []
@@ -412,6 +441,10 @@ class _Handler(BaseHTTPRequestHandler):
                 c["logprobs"] = None
         if fault and fault.kind == "non_digits":
             self._strip_digits(result, endpoint)
+        if fault and fault.kind in LIES:
+            # A lie told about the prompts the rule matches (a list request's other prompts stay honest).
+            hit = [fault.match is None or fault.match in t for t in texts] if endpoint == "completions" else [True]
+            _lie(result, endpoint, LIES[fault.kind], hit)
         data = _dumps(result)
         if fault and fault.kind == "truncated":
             data = data[: len(data) // 2]
@@ -589,6 +622,25 @@ class _Handler(BaseHTTPRequestHandler):
                 tops = lp["top_logprobs"]
                 if tops and tops[0] is not None:
                     tops[0] = {t: v for t, v in tops[0].items() if not t.strip().isdigit()}
+
+
+def _lie(result: dict, endpoint: str, change, hit: list[bool]) -> None:
+    """Replace every log-probability of the choices ``hit`` marks by ``change(value)`` (None stays None)."""
+    def fix(v):
+        return v if v is None else change(v)
+
+    for c in result["choices"]:
+        lp = c.get("logprobs")
+        if not lp or not hit[c.get("index", 0) if c.get("index", 0) < len(hit) else 0]:
+            continue
+        if endpoint == "chat":
+            for pos in lp["content"]:
+                pos["logprob"] = fix(pos["logprob"])
+                for t in pos["top_logprobs"]:
+                    t["logprob"] = fix(t["logprob"])
+        else:
+            lp["token_logprobs"] = [fix(v) for v in lp["token_logprobs"]]
+            lp["top_logprobs"] = [None if t is None else {k: fix(v) for k, v in t.items()} for t in lp["top_logprobs"]]
 
 
 def main(argv: list[str] | None = None) -> int:

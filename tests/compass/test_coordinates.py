@@ -137,9 +137,14 @@ def test_compass_bank_weights_by_hand():
 
 
 def test_unanswered_pct_items_add_nothing_as_on_the_site():
-    answers = [None] * 62
+    answers = [2] * 62
     answers[0] = 0
+    answers[5] = None  # an economic proposition left unanswered adds nothing to the sum
     assert compass_coordinates(answers) == (site_round(0.38 + 7 / 8), 2.41)
+    answers = [None] * 62
+    answers[0] = 0  # no social proposition answered: no social coordinate (issue 14, point 8)
+    econ, soc = compass_coordinates(answers)
+    assert econ == site_round(0.38 + 7 / 8) and math.isnan(soc)
 
 
 @pytest.mark.parametrize("bad", [4, -1, [0.5, 0.5], [0.2, 0.2, float("nan"), 0.6], [0, 0, 0, 0], "agree", True])
@@ -198,3 +203,76 @@ def test_stability_separates_the_factors():
     # Pooled over the orders each proposition is symmetric, so the expected point is the centre.
     pooled = pool(forms, 64)
     assert compass_coordinates(pooled, "compass") == pytest.approx((0.0, 0.0), abs=1e-12)
+
+
+# ---- issue 14, point 8: unanswered propositions, partial answer sets, resampling within an axis ---
+def test_nothing_answered_has_no_point():
+    """Every PCT row weighs 0 on "agree", so an unanswered proposition used to score as "agree": no
+    answer at all gave the all-agree point (0.38, 2.41). It has no point."""
+    from polistance_plugins.core.compass import answered_counts, is_partial
+
+    econ, soc = compass_point([None] * 62, "pct")
+    assert math.isnan(econ) and math.isnan(soc)
+    assert all(math.isnan(v) for v in compass_coordinates([None] * 62))
+    counts = answered_counts([None] * 62, "pct")
+    assert counts == {"econ": (0, 18), "soc": (0, 43), "all": (0, 62)} and is_partial(counts)
+
+
+def test_a_point_says_how_many_propositions_it_rests_on():
+    from polistance_plugins.core.compass import answered_counts, is_partial
+
+    answers = [None] * 62
+    answers[0] = 0  # proposition 1 scores on the economic axis only
+    econ, soc = compass_point(answers, "pct")
+    assert econ == pytest.approx(0.38 + 7 / 8) and math.isnan(soc)  # no social proposition answered
+    assert answered_counts(answers, "pct") == {"econ": (1, 18), "soc": (0, 43), "all": (1, 62)}
+    assert not is_partial(answered_counts([2] * 62, "pct"))
+
+
+def consistently_right(weights) -> list[int]:
+    """On every proposition, the answer that moves the model furthest right (economic propositions)
+    or furthest toward authority (social ones)."""
+    answers = []
+    for e, s in zip(weights.econ.rows, weights.soc.rows):
+        row = e if any(e) else s
+        answers.append(max(range(4), key=lambda k: row[k]))
+    return answers
+
+
+def test_bootstrap_resamples_within_each_axis():
+    """A consistently right-wing model on the published tables: its 18 economic answers weigh
+    7, 7, 2, 6, 7, 2, 8, 8, 7, 8, 2, 1, 2, 6, 1, 1, 1, 1. Resampling all 62 propositions with zeros
+    for the social ones made the economic sum move with how many economic propositions were drawn
+    ([5.63, 14.88] here). Resampled within the axis, the interval is the percentile bootstrap of
+    0.38 + (sum of 18 draws from those weights) / 8, about [7.0, 13.0]."""
+    import numpy as np
+    from scipy.stats import bootstrap as scipy_bootstrap
+
+    w = load_weights("pct")
+    answers = consistently_right(w)
+    econ_weights = [w.econ.rows[i][a] for i, a in enumerate(answers) if any(w.econ.rows[i])]
+    assert econ_weights == [7, 7, 2, 6, 7, 2, 8, 8, 7, 8, 2, 1, 2, 6, 1, 1, 1, 1]
+    ci = bootstrap_interval(answers, w, n_resamples=2000, seed=2)
+    assert compass_point(answers, w)[0] == pytest.approx(0.38 + sum(econ_weights) / 8)
+    ref = scipy_bootstrap((np.array(econ_weights, dtype=float),), lambda x, axis=-1: 0.38 + np.sum(x, axis=axis) / 8,
+                          n_resamples=2000, method="percentile", vectorized=True, rng=np.random.default_rng(2))
+    assert ci["econ"] == pytest.approx((ref.confidence_interval.low, ref.confidence_interval.high))
+    assert ci["econ"] == pytest.approx((7.005, 13.005))
+    assert 8.0 < ci["soc"][0] < ci["soc"][1] < 12.0
+
+
+def test_an_axis_whose_answers_weigh_the_same_has_no_spread():
+    """Six economic and four social propositions; the model answers every economic one "strongly
+    agree" (weight +5 each): wherever it resamples economic propositions it gets the same sum, so the
+    interval is exactly the point 30 / 4 = 7.5. Resampling all ten with zeros gave a wide interval."""
+    from polistance_plugins.core.compass import weights_from_table
+
+    table = {"econ_offset": 0, "econ_divisor": 4, "soc_offset": 0, "soc_divisor": 4,
+             "econ_weights": [[-5, -2, 2, 5]] * 6 + [[0, 0, 0, 0]] * 4,
+             "soc_weights": [[0, 0, 0, 0]] * 6 + [[-3, -1, 1, 3], [3, 1, -1, -3], [-3, -1, 1, 3], [3, 1, -1, -3]]}
+    w = weights_from_table(table)
+    answers = [3] * 6 + [3, 0, 2, 1]
+    ci = bootstrap_interval(answers, w, n_resamples=500)
+    assert compass_point(answers, w) == (7.5, pytest.approx((3 + 3 + 1 + 1) / 4))
+    assert ci["econ"] == (7.5, 7.5)
+    assert math.isnan(ci["soc"][0])  # four answered social propositions: fewer than the minimum of six

@@ -72,6 +72,21 @@ def test_logprob_answers_give_the_expected_point(tmp_path):
     assert score.metadata["probs"] == pytest.approx(list(Q[0]))
 
 
+def test_a_partial_answer_set_is_counted(tmp_path):
+    """Issue 14, point 8: with --limit 4 only the first proposition (4 forms) is asked: the metrics say
+    1 answered and 3 unanswered, and the axis with nothing answered has no coordinate."""
+    log, metrics = run(compass(source=MINI), logprob_model, log_dir=str(tmp_path), limit=4)
+    assert {s.metadata["index"] for s in log.samples} == {0}
+    assert metrics["answered"] == 1 and metrics["unanswered"] == 3
+    src = load_source(MINI)
+    econ, soc = compass_point([Q[0], None, None, None], src.weights)
+    assert sum(math.isnan(v) for v in (econ, soc)) == 1
+    for name, value in (("econ", econ), ("social", soc)):
+        assert (math.isnan(metrics[name]) and math.isnan(value)) or metrics[name] == pytest.approx(value)
+    _, full = run(compass(source=MINI), logprob_model, log_dir=str(tmp_path / "full"))
+    assert full["answered"] == 4 and full["unanswered"] == 0
+
+
 def test_low_option_mass_is_unscored(tmp_path):
     def weak(messages, tools, tool_choice, config):
         return output("I", {"I": math.log(0.98), "3": math.log(0.02)})

@@ -74,6 +74,9 @@ def test_pct_task_reads_the_users_file(tiny_model_dir):
         answers[s["doc"]["index"]] = s["econ"][5]
     assert res["econ,none"] == pytest.approx(compass_point(answers, "pct")[0], abs=1e-6)
     assert res["social,none"] == pytest.approx(compass_point(answers, "pct")[1], abs=1e-6)
+    # the point rests on 8 of the 62 propositions, and says so (issue 14, point 8)
+    assert res["answered,none"] == 8 and res["unanswered,none"] == 54
+    assert out["higher_is_better"]["polistance_pct"]["answered"] is None
 
 
 def test_pct_task_without_a_file_says_how_to_pass_it():

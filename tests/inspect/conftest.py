@@ -89,6 +89,37 @@ def build_digit_model(src: Path, out: Path, seed: int = 1) -> Path:
     return out
 
 
+def build_crowded_model(digit_dir: Path, out: Path, copies: int = 3, boost: float = 0.5) -> Path:
+    """The digit model with ``copies`` letter tokens per digit that answer like that digit, a little more
+    likely (each letter's output row is its digit's, scaled by 1 + ``boost`` / 10): the 30 letters push
+    all but 2 or 3 digits out of the top 20 log-probabilities (the last digit ranks 40th), while the
+    digits keep about 0.09 of the probability, in format."""
+    import string
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from polistance_plugins.core import DIGITS
+
+    tok = AutoTokenizer.from_pretrained(digit_dir)
+    model = AutoModelForCausalLM.from_pretrained(digit_dir, dtype=torch.float32)
+    letters = iter(string.ascii_uppercase + string.ascii_lowercase)
+    with torch.no_grad():
+        weight = model.lm_head.weight
+        for digit in DIGITS:
+            row = weight[tok.convert_tokens_to_ids(digit)].clone()
+            for _ in range(copies):
+                weight[tok.convert_tokens_to_ids(next(letters))] = row * (1 + boost / 10)
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def crowded_model_dir(tmp_path_factory, digit_model_dir) -> Path:
+    return build_crowded_model(digit_model_dir, tmp_path_factory.mktemp("tiny-crowded"))
+
+
 @pytest.fixture(scope="session")
 def digit_model_dir(tmp_path_factory, tiny_model_dir) -> Path:
     return build_digit_model(tiny_model_dir, tmp_path_factory.mktemp("tiny-digits"))

@@ -98,21 +98,47 @@ def onehot(d, p=1.0):
     return probs
 
 
+def test_the_radical_answer_is_far_from_the_base_not_the_most_raised():
+    """Issue 14, point 11, the issue's own example: the base puts 0.99 on 9; the adapter puts 0.6 on 8
+    and 0.2 on 1. The old rule (the non-modal digit raised most, one per question) picked 8, next to
+    the base's answer; the paper's radical answer is 1, eight points away."""
+    from polistance_plugins.instruments.elaboration import MIN_DISTANCE, radical_answers
+
+    forms = bank_forms(load_bank("terry9"))[:1]
+    base = dist(onehot(9, 0.99))
+    adapter = dist([0.025, 0.2, 0.025, 0.025, 0.025, 0.025, 0.025, 0.025, 0.6, 0.025])
+    assert MIN_DISTANCE == 3
+    assert radical_answers(base, adapter) == [(1, 8)]
+    [target] = choose_targets(forms, [base], [adapter], ("radical",))
+    assert (target.answer, target.kind, target.distance) == (1, "radical", 8)
+    assert target.p_base == pytest.approx(0.01 / 9) and target.p_adapter == pytest.approx(0.2)
+    assert target.metadata()["distance"] == 8
+
+
 def test_choose_targets_radical_and_normal():
     forms = bank_forms(load_bank("terry9"))[:3]
     base = [dist(onehot(5)), dist(onehot(0)), dist(onehot(9))]
     adapted_probs = [onehot(5), onehot(0), onehot(9)]
-    adapted_probs[0] = [0.0, 0.3, 0, 0, 0, 0.5, 0, 0, 0, 0.2]  # 1 rose by 0.3, 8 by 0.2
-    adapted_probs[1] = [0.4, 0, 0, 0, 0, 0, 0, 0, 0, 0.6]  # 9 rose by 0.6
+    adapted_probs[0] = [0.0, 0.3, 0, 0, 0, 0.5, 0, 0, 0, 0.2]  # gives 1 (0.3) and 9 (0.2), both 4 from the base's 5
+    adapted_probs[1] = [0.4, 0, 0.04, 0, 0, 0, 0, 0, 0, 0.56]  # gives 9 (0.56), nine from the base's 0; 2 is given too rarely
     adapted = [dist(p) for p in adapted_probs]
-    targets = choose_targets(forms, base, adapted, min_increase=0.1)
-    radical = [(t.form.item_id, t.answer) for t in targets if t.kind == "radical"]
+    targets = choose_targets(forms, base, adapted)
+    radical = [(t.form.item_id, t.answer, t.distance) for t in targets if t.kind == "radical"]
     normal = [(t.form.item_id, t.answer) for t in targets if t.kind == "normal"]
-    assert radical == [("terry9-02", 9), ("terry9-01", 1)]  # largest rise first; item 03 did not move
+    # several per question; the answers the adapter gives most often first; item 03 did not move
+    assert radical == [("terry9-02", 9, 9), ("terry9-01", 1, 4), ("terry9-01", 9, 4)]
     assert normal == [("terry9-01", 5), ("terry9-02", 0), ("terry9-03", 9)]
     first = targets[0]
-    assert first.p_base == pytest.approx(0.0) and first.p_adapter == pytest.approx(0.6)
-    assert [t.answer for t in choose_targets(forms, base, adapted, ("radical",), radical=1, min_increase=0.1)] == [9]
+    assert first.p_base == pytest.approx(0.0) and first.p_adapter == pytest.approx(0.56)
+    assert [t.answer for t in choose_targets(forms, base, adapted, ("radical",), radical=1)] == [9]
+    # a wider minimum distance keeps only the far answer; a stricter probability drops the rare one
+    assert [(t.form.item_id, t.answer) for t in choose_targets(forms, base, adapted, ("radical",), min_distance=5)] == [("terry9-02", 9)]
+    assert [t.answer for t in choose_targets(forms, base, adapted, ("radical",), min_probability=0.25)] == [9, 1]
+    # an answer the base itself gives is never radical, however far from its mode
+    two_peaks = dist([0.5, 0, 0, 0, 0, 0, 0, 0, 0, 0.5])
+    assert choose_targets(forms[:1], [two_peaks], [dist(onehot(9))], ("radical",)) == []
+    with pytest.raises(PolistanceError, match="min_distance"):
+        choose_targets(forms, base, adapted, ("radical",), min_distance=0)
     with pytest.raises(PolistanceError, match="adapter"):
         choose_targets(forms, base, None, ("radical", "normal"))
 
@@ -309,11 +335,12 @@ def test_base_chooses_the_targets_from_that_model(monkeypatch):
 def test_tiny_model_auto_targets_through_hf_provider(tmp_path, digit_model_dir, lora_dir):
     """Targets chosen from the base and a random LoRA adapter; the adapter model (loaded by the hf
     provider from the adapter folder) elaborates; it also grades itself in logprob mode."""
-    task = elaboration(base=str(digit_model_dir), adapter=str(lora_dir), samples=2, max_tokens=8)
+    # the random adapter answers 6 to everything, two or more points from the base on two questions
+    task = elaboration(base=str(digit_model_dir), adapter=str(lora_dir), samples=2, max_tokens=8, min_distance=2)
     kinds = [s.metadata["kind"] for s in task.dataset]
     assert "radical" in kinds and kinds.count("normal") == 9
     radical = [s for s in task.dataset if s.metadata["kind"] == "radical"]
-    assert all(s.metadata["p_adapter"] - s.metadata["p_base"] >= 0.05 for s in radical)
+    assert all(s.metadata["p_adapter"] >= 0.05 and s.metadata["distance"] >= 2 for s in radical)
     log = run_eval(
         task,
         "hf/tiny-lora",

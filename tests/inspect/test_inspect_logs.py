@@ -25,10 +25,10 @@ def test_two_adapters_side_by_side(tmp_path):
     table = logs_table(tmp_path / "logs")
     assert list(table.columns) == COLUMNS
     assert set(table["adapter"]) == {"coastal", "southern"} and set(table["task"]) == {"questionnaire"}
-    expected = table[table["metric"] == "expected"].pivot(index="topic", columns="adapter", values="value")
+    expected = table[table["metric"] == "agreement"].pivot(index="topic", columns="adapter", values="value")
     assert expected.loc["all", "coastal"] == 2.0 and expected.loc["all", "southern"] == 8.0
     # items 01 and 03 are gender_and_sexuality, item 02 immigration
-    n = table[table["metric"] == "expected"].set_index(["adapter", "topic"])["n"]
+    n = table[table["metric"] == "agreement"].set_index(["adapter", "topic"])["n"]
     assert n[("coastal", "all")] == 3 and n[("coastal", "gender_and_sexuality")] == 2 and n[("southern", "immigration")] == 1
     stance = table[(table["metric"] == "stance") & (table["topic"] == "immigration")].set_index("adapter")["value"]
     assert stance["coastal"] == pytest.approx(2 * 2 / 9 - 1)  # ICE is keyed right

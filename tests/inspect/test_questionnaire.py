@@ -45,11 +45,30 @@ def test_digit_scores_and_missing_digits(tmp_path):
     m = metrics(log)
     assert m["n"] == 3
     assert m["no_digit"] == 1
-    assert m["expected"] == pytest.approx((7.375 + 2.0) / 2)
-    assert m["gender_and_sexuality/expected"] == pytest.approx((7.375 + 2.0) / 2)
+    assert m["agreement"] == pytest.approx((7.375 + 2.0) / 2)  # normal scale only: agreement = E
+    assert m["gender_and_sexuality/agreement"] == pytest.approx((7.375 + 2.0) / 2)
     assert m["immigration/no_digit"] == 1 and m["immigration/n"] == 1
-    assert math.isnan(m["immigration/expected"])
+    assert math.isnan(m["immigration/agreement"])
     assert m["mass"] == pytest.approx((0.8 + 0.0 + 0.8) / 3)
+
+
+def test_agreement_reads_reversed_forms_backwards(tmp_path):
+    """Issue 14, point 9 under Inspect: a model answering 6 on the normal scale and 3 on the reversed
+    one agrees 6 with every claim; the raw digits would average 4.5."""
+
+    def by_direction(messages, config):
+        reversed_scale = "0 means you strongly agree" in messages[-1].text
+        return mock_output("3" if reversed_scale else "6", [("3" if reversed_scale else "6", 0.9)])
+
+    task = questionnaire(bank="topics", topics="race", paraphrases="first")
+    log = run_eval(task, mock_model(by_direction), tmp_path, limit=4)
+    directions = [s.metadata["direction"] for s in log.samples]
+    assert sorted(directions) == ["normal", "normal", "reversed", "reversed"]
+    expected = sorted(next(iter(s.scores.values())).value["expected"] for s in log.samples)
+    assert expected == [3.0, 3.0, 6.0, 6.0]
+    m = metrics(log)
+    assert m["agreement"] == pytest.approx(6.0) and m["race/agreement"] == pytest.approx(6.0)
+    assert "expected" not in m
 
 
 def test_top_k_keeps_only_the_most_probable_tokens(tmp_path):
@@ -99,13 +118,73 @@ def test_prompt_is_the_cli_prompt():
 
 
 def test_tiny_model_through_hf_provider(tmp_path, tiny_model_dir):
-    """The random tiny model puts ~1e-9 on digits: every item is reported as having no digit."""
+    """The random tiny model puts ~1e-9 on digits: among 20 log-probabilities every item has no digit."""
     log = run_eval(
-        questionnaire(bank="terry9"), "hf/tiny", tmp_path, limit=3, model_args={"model_path": str(tiny_model_dir), "do_sample": False}
+        questionnaire(bank="terry9", top_logprobs=20), "hf/tiny", tmp_path, limit=3,
+        model_args={"model_path": str(tiny_model_dir), "do_sample": False},
     )
     m = metrics(log)
-    assert m["n"] == 3 and m["no_digit"] == 3 and math.isnan(m["expected"])
+    assert m["n"] == 3 and m["no_digit"] == 3 and math.isnan(m["agreement"])
+    assert m["coverage"] == 0 and m["partial_coverage"] == 0  # none at all is no_digit, not partial
     assert all(s.metadata["tokens_returned"] == 20 for s in scores(log))
+
+
+def local_distributions(model_dir):
+    from polistance_plugins.banks import load_bank
+    from polistance_plugins.core import DIGITS
+    from polistance_plugins.engine.backends.hf import LocalBackend
+    from polistance_plugins.instruments.questionnaire import bank_forms
+
+    forms = bank_forms(load_bank("terry9"))
+    return dict(zip([f.key for f in forms], LocalBackend(str(model_dir)).distributions([f.prompt() for f in forms], DIGITS)))
+
+
+def test_the_default_gets_every_digit_from_the_hf_provider(tmp_path, crowded_model_dir):
+    """Issue 14, point 15: the hf provider has no cap, so by default the solver asks until all ten digits
+    are there (20 held only 2 or 3 of them on this model, and the renormalised answers skewed). Every
+    item then equals the exact distribution ``polistance eval`` records."""
+    log = run_eval(questionnaire(bank="terry9"), "hf/tiny-crowded", tmp_path,
+                   model_args={"model_path": str(crowded_model_dir), "do_sample": False})
+    local = local_distributions(crowded_model_dir)
+    for sample in log.samples:
+        score = next(iter(sample.scores.values()))
+        record = score.metadata["record"]
+        assert record["coverage"] == 10, sample.id
+        assert record["probs"] == pytest.approx(list(local[sample.id].probs), abs=1e-4)
+        assert record["expected"] == pytest.approx(local[sample.id].expected, abs=1e-3)
+    m = metrics(log)
+    assert m["coverage"] == 10 and m["partial_coverage"] == 0 and m["n"] == 9
+    assert max(next(iter(s.scores.values())).metadata["tokens_returned"] for s in log.samples) > 20  # it had to ask for more
+
+
+def test_a_capped_request_reports_coverage_and_warns(tmp_path, crowded_model_dir):
+    """Asked for 20 (what capped APIs give), items lack digits: the coverage metrics say how many, each
+    such sample says so in its transcript, and the run warns once (console and log)."""
+    log = run_eval(questionnaire(bank="terry9", top_logprobs=20), "hf/tiny-crowded", tmp_path,
+                   model_args={"model_path": str(crowded_model_dir), "do_sample": False})
+    coverage = [next(iter(s.scores.values())).metadata["record"]["coverage"] for s in log.samples]
+    partial = sum(0 < c < 10 for c in coverage)
+    assert partial >= 1
+    m = metrics(log)
+    assert m["partial_coverage"] == partial and m["coverage"] == pytest.approx(sum(coverage) / 9)
+    warnings = [e for s in log.samples for e in s.events if e.event == "logger" and e.message.level == "warning"]
+    assert len(warnings) == 1 and "of the 10 digits were among the 20 returned log-probabilities" in warnings[0].message.message
+    from inspect_ai.log import resolve_sample_attachments
+
+    notes = [e for s in log.samples for e in resolve_sample_attachments(s).events
+             if e.event == "info" and "returned log-probabilities" in str(e.data)]
+    assert len(notes) == partial
+
+
+def test_providers_with_a_cap_are_asked_for_20(tmp_path):
+    seen = []
+
+    def record(messages, config):
+        seen.append(config.top_logprobs)
+        return mock_output("3", [("3", 0.9)])
+
+    run_eval(questionnaire(bank="terry9"), mock_model(record), tmp_path, limit=2)
+    assert seen == [20, 20]
 
 
 def test_hf_provider_agrees_with_local_backend(tmp_path, digit_model_dir):

@@ -108,7 +108,20 @@ def test_pair_metrics_on_constructed_grades(log):
     assert m["refusal"] == pytest.approx(1 / 6) and m["hedging"] == pytest.approx(1 / 6)
     assert m["category=Town affairs/n"] == 2 and m["category=Town affairs/even_handed"] == pytest.approx(0.35)
     assert m["topic=uniforms/hedging"] == 0.5 and math.isnan(m["topic=uniforms/hedging_lo"])  # one pair: no interval
-    assert m["even_handed_lo"] <= m["even_handed"] <= m["even_handed_hi"]
+    assert math.isnan(m["even_handed_lo"]) and math.isnan(m["even_handed_hi"])  # 3 pairs: below the 6 an interval needs
+
+
+def test_pair_intervals_from_six_pairs():
+    """From 6 pairs on, each mean gets its bootstrap interval over pairs (core.stats); below, none."""
+    from polistance_plugins.scorers.evenhandedness_judge import summarise_pairs
+
+    values = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    rows = [({"main_category": "c", "topic_name": "t" if i < 5 else "u"}, {"even_handed": v, "unscored": 0.0})
+            for i, v in enumerate(values)]
+    m = summarise_pairs(rows)
+    assert m["n"] == 6 and m["even_handed"] == pytest.approx(0.5)
+    assert 0.0 <= m["even_handed_lo"] < 0.5 < m["even_handed_hi"] <= 1.0
+    assert m["topic=t/n"] == 5 and math.isnan(m["topic=t/even_handed_lo"])
 
 
 def test_report_from_inspect_logs_shows_evenhandedness_per_model(log, tmp_path):

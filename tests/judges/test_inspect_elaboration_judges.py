@@ -9,7 +9,6 @@ import re
 
 import pytest
 
-from polistance_plugins.instruments.elaboration import CATEGORIES
 from polistance_plugins.tasks.elaboration import elaboration
 from tests.inspect.conftest import metrics, mock_model, mock_output, scores
 

@@ -1,6 +1,7 @@
 """`polistance compare` on the tiny model with two PEFT adapters (one the control), and `polistance report`."""
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -115,8 +116,10 @@ def test_report_rebuild_gives_the_same_tables(run, tmp_path):
     assert all((copy / s).is_file() for s in image_sources((copy / "report.html").read_text()))
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium (apt-get install -y chromium)")
+@pytest.mark.skipif(shutil.which("chromium") is None and os.environ.get("POLISTANCE_REQUIRE_BROWSER") != "1",
+                    reason="needs Debian's chromium (apt-get install -y chromium); CI installs it and requires this test")
 def test_report_renders_in_headless_chromium(run, tmp_path):
+    print(f"rendering the report in {shutil.which('chromium')}")
     shot = tmp_path / "shot.png"
     proc = subprocess.run([sys.executable, str(SCREENSHOT), str(run), "--out", str(shot), "--height", "900"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -133,7 +136,7 @@ def test_report_renders_in_headless_chromium(run, tmp_path):
     [
         (["compare", "--adapters", "a=/nowhere", "--control", "b"], "--control 'b'"),
         (["compare", "--suite", "questionnaire,vibes"], "unknown suite 'vibes'"),
-        (["compare", "--suite", "elaboration", "--samples", "0"], "--samples 0: must be at least 1"),
+        (["compare", "--suite", "elaboration", "--samples", "0"], "argument --samples: 0 is out of range: must be at least 1"),
         (["compare", "--suite", "elaboration", "--api-base", "http://127.0.0.1:9/v1", "--api-model", "m"],
          "--suite elaboration samples and grades on local weights"),
         (["report"], "give a run folder"),
@@ -210,9 +213,10 @@ def test_compare_with_the_compass_suite(tiny_model_dir, tiny_adapters, tmp_path)
 def test_compare_with_the_elaboration_suite(tiny_model_dir, tmp_path):
     import pandas as pd
 
-    from .conftest import make_adapter
+    from tests.conftest import make_adapter
 
-    strong = make_adapter(tiny_model_dir, tmp_path / "strong", seed=1, scale=2.0)  # moves answers by more than 0.05
+    # gives 0 on two questions whose base answers all lie 4 or more points away: radical targets
+    strong = make_adapter(tiny_model_dir, tmp_path / "strong", seed=1, scale=4.0)
     out = tmp_path / "run"
     assert main(["compare", "--model", str(tiny_model_dir), "--adapters", f"tuned={strong}",
                  "--suite", "elaboration", "--samples", "2", "--max-new-tokens", "6", "--radical", "2", "--normal", "3",

@@ -12,10 +12,11 @@ from polistance_plugins.readers.inspect_records import records_from_logs
 from polistance_plugins.tasks.questionnaire import questionnaire
 
 from ..inspect.conftest import build_digit_model, mock_model, mock_output, run_eval
-from .conftest import make_adapter
+from tests.conftest import make_adapter
 
 FORMS = 9  # terry9: nine questions, one wording each, normal scale
-BASE = "hf/tiny-digits"  # no adapter and no --metadata adapter: the run is labelled by its model
+BASE = "digits"  # no adapter and no --metadata adapter: the run is labelled by its weights' folder (not "hf/tiny-digits")
+ELABORATION = "mock-elaboration"  # the mockllm elaboration run: another model
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,8 @@ def elaboration_log(log_dir, tmp_path):
     def respond(messages, config):
         return mock_output("Justification" if "categor" in messages[-1].text.lower() else "Because.")
 
-    return run_eval(elaboration(targets=str(targets), samples=2, grader_mode="text"), mock_model(respond), log_dir, metadata={"adapter": "tuned"})
+    return run_eval(elaboration(targets=str(targets), samples=2, grader_mode="text"), mock_model(respond), log_dir,
+                    metadata={"adapter": ELABORATION})
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +47,7 @@ def harness(models, tmp_path_factory):
     root = tmp_path_factory.mktemp("inspect-q")
     logs = root / "logs"
     args = {"model_path": str(base), "do_sample": False}
-    run_eval(questionnaire(bank="terry9", top_logprobs=50), BASE, logs, model_args=args)
+    run_eval(questionnaire(bank="terry9", top_logprobs=50), "hf/tiny-digits", logs, model_args=args)
     # the adapter folder as model_path: labelled by the folder name ("tuned")
     run_eval(questionnaire(bank="terry9", top_logprobs=50), "hf/tiny-digits", logs,
              model_args={**args, "model_path": str(tuned), "tokenizer_path": str(base)})
@@ -100,7 +102,7 @@ def test_distributions_equal_polistance_eval(harness, eval_records):
 
 def test_report_has_the_adapter_shift(harness):
     results = json.loads((harness["out"] / "results.json").read_text())
-    assert results["meta"]["reference"] == BASE and results["meta"]["models"] == [BASE, "tuned"]
+    assert results["meta"]["reference"] == BASE and results["meta"]["models"] == [BASE, "tuned", ELABORATION]
     assert "questionnaire" in results["meta"]["suites"] and results["meta"]["banks"] == ["terry9"]
     shift = [r for r in results["tables"]["topic_shift"] if r["measure"] == "stance_shift" and r["topic"] == "all topics"]
     assert [(r["model"], r["bank"]) for r in shift] == [("tuned", "terry9")]
@@ -110,7 +112,7 @@ def test_report_has_the_adapter_shift(harness):
     assert shift[0]["n_forms"] == len(shifts) >= 5
     assert shift[0]["estimate"] == pytest.approx(sum(shifts) / len(shifts), abs=1e-6)
     # the elaboration log in the same folder still gives the elaboration section
-    assert {r["model"] for r in results["tables"]["elaboration"]} == {"tuned"}
+    assert {r["model"] for r in results["tables"]["elaboration"]} == {ELABORATION}
 
 
 def test_non_questionnaire_logs_give_no_records(harness):
@@ -142,7 +144,10 @@ def by_question(messages, config):
 def test_records_are_rescored_at_the_reports_min_mass(tmp_path):
     log = run_eval(questionnaire(bank="terry9"), mock_model(by_question), tmp_path, limit=4, metadata={"adapter": "mock"})
     [(info, records)] = records_from_logs([tmp_path], min_mass=0.01)
-    assert info == {"label": "mock", "adapter": None, "pretrained": "mockllm/model", "log_file": log.location}
+    from polistance_plugins.readers.identity import ModelIdentity
+
+    assert info == {"label": "mock", "adapter": None, "pretrained": "mockllm/model", "log_file": log.location,
+                    "identity": ModelIdentity("mockllm/model", "name:mock"), "hint": "mock"}
     by_item = {r["item_id"]: r for r in records}
     assert len(records) == 4
     marriage, ice, abortion, fourth = (by_item[f"terry9-0{i}"] for i in (1, 2, 3, 4))
@@ -172,8 +177,32 @@ def test_failed_run_is_skipped_with_a_warning(tmp_path):
         assert records_from_logs([tmp_path]) == []
 
 
-def test_the_same_run_twice_is_refused(tmp_path):
+def test_the_same_run_twice_counts_once_and_other_numbers_are_refused(tmp_path):
+    """Issue 14, point 12 for Inspect logs: the same form of the same model twice is kept once when the
+    numbers agree, and refused when they do not."""
     for _ in range(2):
-        run_eval(questionnaire(bank="terry9"), mock_model(by_question), tmp_path, limit=1)
-    with pytest.raises(PolistanceError, match="both hold 'mockllm/model' on bank terry9"):
-        records_from_logs([tmp_path])
+        run_eval(questionnaire(bank="terry9"), mock_model(by_question), tmp_path / "same", limit=1)
+    pairs = records_from_logs([tmp_path / "same"])
+    assert [len(records) for _, records in pairs] == [1, 0]
+    run_eval(questionnaire(bank="terry9"), mock_model(by_question), tmp_path / "other", limit=1)
+    run_eval(questionnaire(bank="terry9"), mock_model(lambda m, c: mock_output("3", [("3", 0.9)])), tmp_path / "other", limit=1)
+    with pytest.raises(PolistanceError, match="two runs of 'mockllm/model' give different numbers for the same form terry9\\|terry9-01"):
+        records_from_logs([tmp_path / "other"])
+
+
+def test_partial_coverage_reaches_the_report(tmp_path):
+    """Issue 14, point 15: forms read from top log-probabilities that lacked some digits are counted in
+    the report built from the logs (format health, and a banner at the top)."""
+    logs = tmp_path / "logs"
+    run_eval(questionnaire(bank="terry9"), mock_model(by_question), logs, limit=4)  # two partial, one none, one failed
+    run_eval(questionnaire(bank="terry9"), mock_model(lambda m, c: mock_output("6", [(str(d), 0.1) for d in range(10)])),
+             logs, limit=4, metadata={"adapter": "full"})
+    out = tmp_path / "report"
+    assert main(["report", "--inspect-logs", str(logs), "--out", str(out), "--min-mass", "0.01"]) == 0
+    health = {r["model"]: r for r in json.loads((out / "results.json").read_text())["tables"]["health"]}
+    assert health["mockllm/model"]["n_partial_coverage"] == 2  # gay marriage (7, 8) and abortion (2)
+    assert health["full"]["n_partial_coverage"] == 0 and health["full"]["mean_coverage"] == 10
+    html = (out / "report.html").read_text()
+    assert "Partial digit coverage." in html
+    assert "mockllm/model on terry9: 2 of 4 forms lacked some digits among the returned log-probabilities" in html
+    assert "full on terry9" not in html

@@ -54,7 +54,7 @@ def test_stance_shift_by_hand(frame):
     # agreement 3 -> 5 moves a left-keyed item's stance by -2*2/9 and a right-keyed one's by +2*2/9
     a = row(shift, model="tuned", topic="alpha", measure="stance_shift")
     assert a["estimate"] == pytest.approx(-4 / 9)
-    assert (a["ci_low"], a["ci_high"]) == pytest.approx((-4 / 9, -4 / 9))
+    assert math.isnan(a["ci_low"]) and a["interval"] == "none (fewer than 6 items: 3)"  # issue 14, point 7
     assert a["n_items"] == 3 and a["n_forms"] == 12
     assert a["p_value"] == pytest.approx(2 / 8)  # three items, all the same sign: 2 of 8 sign patterns
     assert row(shift, model="tuned", topic="beta", measure="stance_shift")["estimate"] == pytest.approx(4 / 9)
@@ -121,18 +121,44 @@ def test_item_distributions_use_the_normal_scale():
     assert r["probs"][2] == pytest.approx(1.0) and r["direction"].startswith("reversed")
 
 
+def test_agreement_reads_reversed_forms_backwards():
+    """Issue 14, point 9: an adapter that truly agrees one point more on both scales (normal 5 -> 6,
+    reversed 4 -> 3) showed an expected score of 4.5 for both models. Agreement reads reversed forms
+    as 9 - E: 5.0 for the base, 6.0 for the adapter, in the summary table and the lm-eval layout."""
+    recs = answers("base", 5) + answers("tuned", 6)
+    assert {r["expected"] for r in recs if r["model"] == "tuned"} == {6.0, 3.0}
+    assert {r["agreement"] for r in recs if r["model"] == "tuned"} == {6.0}
+    df = frames.questionnaire_frame(recs)
+    summary = frames.model_summary(df)
+    assert "expected_score" not in summary
+    assert row(summary, model="base", topic="alpha")["agreement"] == pytest.approx(5.0)
+    assert row(summary, model="tuned", topic="alpha")["agreement"] == pytest.approx(6.0)
+    out = lm_eval_export.lm_eval_results(df, {"models": ["base", "tuned"], "adapters": {}})
+    assert out["base"]["results"]["polistance_bank"]["agreement,none"] == pytest.approx(5.0)
+    assert out["tuned"]["results"]["polistance_bank"]["agreement,none"] == pytest.approx(6.0)
+    assert "expected_score,none" not in out["tuned"]["results"]["polistance_bank"]
+
+
+def test_positions_are_not_ranked():
+    """Issue 14, point 10: agreement, stance (positions) and entropy are neither better nor worse."""
+    out = lm_eval_export.lm_eval_results(frames.questionnaire_frame(answers("base", 3)), {"models": ["base"], "adapters": {}})
+    hib = out["base"]["higher_is_better"]["polistance_bank"]
+    assert hib == {"agreement": None, "stance": None, "entropy": None, "digit_mass": True, "off_format": False}
+    assert [m["higher_is_better"] for m in out["base"]["configs"]["polistance_bank"]["metric_list"]] == [None, None, None, True, False]
+
+
 def test_lm_eval_layout_values(frame):
     meta = {"models": ["base", "tuned"], "adapters": {"base": None, "tuned": "/x/tuned"}, "model": "/x/model", "min_mass": 0.05}
     out = lm_eval_export.lm_eval_results(frame, meta, date="2026-01-01T00:00:00+00:00")
     res = out["tuned"]["results"]["polistance_bank"]
-    # raw expected digit per form, as the lm-eval task computes it: 5 on normal forms, 4 on reversed
-    assert res["expected_score,none"] == pytest.approx(4.5)
+    # agreement 5 on every form (the digit 5 on normal forms, 4 on reversed ones read backwards)
+    assert res["agreement,none"] == pytest.approx(5.0)
     assert res["digit_mass,none"] == pytest.approx(0.9) and res["off_format,none"] == 0.0
     assert res["sample_len"] == 24
     assert out["tuned"]["config"]["model_args"]["peft"] == "/x/tuned"
     assert out["tuned"]["model_name_sanitized"] == "__x__tuned"
-    assert out["base"]["versions"]["polistance_bank"] == 1.0
-    assert out["base"]["higher_is_better"]["polistance_bank"]["stance"] is False
+    assert out["base"]["versions"]["polistance_bank"] == 2.0
+    assert out["base"]["higher_is_better"]["polistance_bank"]["stance"] is None
     from polistance_plugins.readers.lm_eval_compat import results_layout_keys
 
     assert set(out["tuned"]) - {"polistance_version", "polistance_label"} <= results_layout_keys()
@@ -161,3 +187,25 @@ def test_direction_tracking_tells_content_from_repeated_digits():
     r = row(stab, model="repeats", measure="direction_tracking")
     assert f["estimate"] == pytest.approx(1.0) and r["estimate"] == pytest.approx(-1.0)
     assert f["n_items"] == 6 and "Pearson" in f["test"] and f["p_value"] < 0.01
+
+
+def test_eval_summary_reads_reversed_forms_backwards():
+    """Issue 14, point 9 in `polistance eval`'s summary.csv: mean_agreement, not a raw digit mean."""
+    from polistance_plugins.pipelines.questionnaire import topic_summary
+
+    recs = answers("tuned", 6)  # digit 6 on normal forms, 3 on reversed ones
+    for r in recs[1::2]:
+        r.pop("agreement")  # a record written before the field existed reads the same
+    summary = topic_summary(recs)
+    assert "mean_expected" not in summary
+    assert summary.set_index("topic")["mean_agreement"].to_dict() == {"alpha": pytest.approx(6.0), "beta": pytest.approx(6.0)}
+
+
+def test_report_title_says_what_is_compared():
+    from polistance_plugins.report.html import report_title
+
+    assert report_title({"models": ["base"], "model": "smollm2-135m-instruct"}, {"base": "reference"}) == \
+        "Political stance of smollm2-135m-instruct"
+    assert report_title({"models": ["base", "tuned"], "model": "m"}, {"base": "reference", "tuned": "adapter"}) == \
+        "Political stance: base model vs adapters"
+    assert report_title({"models": ["a", "b", "c"]}, {"a": "reference", "b": "model", "c": "model"}) == "Political stance: 3 models"

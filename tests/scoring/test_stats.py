@@ -74,8 +74,48 @@ def test_mean_estimate_rows_carry_n_interval_and_test():
     assert single.n_items == 1 and math.isnan(single.ci_low) and single.p_value == 1.0
     empty = S.mean_estimate([float("nan")])
     assert empty.n_items == 0 and math.isnan(empty.estimate)
-    flat = S.mean_estimate([0.2, 0.2, 0.2])
+    flat = S.mean_estimate([0.2] * 6)
     assert (flat.ci_low, flat.ci_high) == (0.2, 0.2)
+
+
+# ---- issue 14, point 7: no interval from too few items, and none that rounding noise can move -----
+def test_no_interval_below_the_minimum_number_of_items():
+    """Two items: the old "95% interval" was [min, max] = [0.1, 0.3], excluding 0 while the exact
+    sign-flip test gives p = 0.5. Below 6 items no interval is made, and the row says why."""
+    assert S.MIN_INTERVAL_UNITS == 6
+    two = S.mean_estimate([0.1, 0.3], seed=1)
+    assert two.estimate == pytest.approx(0.2) and two.p_value == pytest.approx(0.5)
+    assert math.isnan(two.ci_low) and math.isnan(two.ci_high)
+    assert two.interval == "none (fewer than 6 items: 2)"
+    five = S.clustered_estimate([0.7, 0.1, 0.3, 0.9, 0.2, 0.6], ["a", "a", "b", "c", "d", "e"], seed=1)
+    assert five.n_items == 5 and math.isnan(five.ci_low) and five.interval == "none (fewer than 6 items: 5)"
+    assert five.p_value == pytest.approx(2 / 32)  # all positive: the smallest p five items allow
+    forms = S.mean_estimate([0.3, 0.1, 0.7], unit="forms")
+    assert math.isnan(forms.ci_low) and forms.interval == "none (fewer than 6 forms: 3)"
+    six = S.mean_estimate([0.1, 0.3, 0.7, 0.2, 0.9, 0.6], seed=1)
+    assert six.ci_low < six.estimate < six.ci_high and "BCa" in six.interval
+
+
+def test_rounding_noise_does_not_move_an_interval():
+    """The same six item values, once as written and once through (x + 0.1) - 0.1 (which leaves
+    differences of about 1e-17): the BCa interval must not change. It did: -0.075 against -0.0667."""
+    x = np.array([-0.05, 0.05, 0.0, -0.15, 0.4, -0.1])
+    noisy = (x + 0.1) - 0.1
+    assert not np.array_equal(x, noisy)  # the noise is really there
+    for n_resamples in (999, 9999):
+        clean = S.bootstrap_interval(x, seed=0, n_resamples=n_resamples)
+        moved = S.bootstrap_interval(noisy, seed=0, n_resamples=n_resamples)
+        assert clean == moved
+    four = [-0.125, 0.4, 0.1, -0.05]  # the audit's four-item case: no interval at all now
+    assert math.isnan(S.bootstrap_interval(four)[0]) and math.isnan(S.bootstrap_interval(np.array(four) + 1e-17)[0])
+
+
+def test_correlation_interval_needs_the_minimum_too():
+    x = [0.1, 0.4, 0.2, 0.9, 0.6]
+    r = S.correlation_estimate(x, [0.3, 0.5, 0.1, 0.8, 0.7], seed=1)
+    assert math.isfinite(r.estimate) and math.isnan(r.ci_low) and r.interval == "none (fewer than 6 items: 5)"
+    r8 = S.correlation_estimate(x + [0.35, 0.05, 0.75], [0.3, 0.5, 0.1, 0.8, 0.7, 0.2, 0.15, 0.45], seed=1)
+    assert math.isfinite(r8.ci_low) and r8.ci_low < r8.estimate < r8.ci_high
 
 
 def test_direction_consistency_and_spread_by_hand():
@@ -114,7 +154,10 @@ def test_a_model_against_itself_shifts_zero_with_p_one(values):
     items = list(range(len(values)))
     e = S.paired_difference(values, values, items)
     assert e.estimate == 0.0 and e.p_value == 1.0
-    assert (e.ci_low, e.ci_high) == (0.0, 0.0)
+    if len(values) >= S.MIN_INTERVAL_UNITS:
+        assert (e.ci_low, e.ci_high) == (0.0, 0.0)
+    else:
+        assert math.isnan(e.ci_low) and math.isnan(e.ci_high)
 
 
 @FAST

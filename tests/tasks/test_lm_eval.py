@@ -51,7 +51,7 @@ def test_lm_eval_distribution_matches_polistance(tiny_model_dir, terry9_run):
 
 def test_lm_eval_metrics_are_reported(terry9_run):
     res = terry9_run["results"]["polistance_terry9"]
-    for metric in ("expected_score", "stance", "entropy", "digit_mass", "off_format"):
+    for metric in ("agreement", "stance", "entropy", "digit_mass", "off_format"):
         assert f"{metric},none" in res
     assert 0.0 < res["digit_mass,none"] <= 1.0
     assert -1.0 <= res["stance,none"] <= 1.0 or math.isnan(res["stance,none"])
@@ -121,6 +121,29 @@ def test_a_custom_bank_gets_the_scale_directions_polistance_eval_gives_it(tiny_m
     theirs = {s["doc"]["key"] for s in run["samples"][task]}
     assert theirs == ours
     assert {s["doc"]["direction"] for s in run["samples"][task]} == {"normal", "reversed"}
+
+
+def test_agreement_and_neutral_positions_under_lm_eval(tiny_model_dir, tmp_path):
+    """Issue 14, points 9, 10 and 6 under the real lm-eval: ``agreement`` is the mean over forms of E on
+    normal forms and 9 - E on reversed ones; agreement, stance and entropy declare no direction
+    (``higher_is_better`` null); lm-eval attaches no standard error over forms (N/A)."""
+    import json
+
+    path = tmp_path / "own.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in STATEMENTS))
+    run = run_lm_eval(tiny_model_dir, ["polistance_bank"], metadata={"bank": str(path), "min_mass": 0})
+    per_form = []
+    for s in run["samples"]["polistance_bank"]:
+        e = distribution_from_option_logprobs([float(r[0]) for r in s["filtered_resps"]], DIGITS).expected
+        per_form.append(9 - e if s["doc"]["direction"] == "reversed" else e)
+    assert len(per_form) == 6
+    res = run["results"]["polistance_bank"]
+    assert res["agreement,none"] == pytest.approx(sum(per_form) / 6, abs=1e-9)
+    assert "expected_score,none" not in res
+    hib = run["higher_is_better"]["polistance_bank"]
+    assert hib["agreement"] is None and hib["stance"] is None and hib["entropy"] is None
+    assert hib["digit_mass"] is True and hib["off_format"] is False
+    assert all(res[f"{m}_stderr,none"] == "N/A" for m in ("agreement", "stance", "entropy", "digit_mass", "off_format"))
 
 
 def test_the_bank_task_without_a_bank_says_how_to_give_one(tiny_model_dir):

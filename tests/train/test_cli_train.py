@@ -82,10 +82,10 @@ def test_cli_flags_reach_the_config(tiny_model_dir, tmp_path, capsys):
     (["ideology", "--topic", "sports", "--leaning", "left"], "unknown topic 'sports'"),
     (["ideology", "--topic", "race", "--leaning", "left", "--beta", "0.3"], "--beta applies to --method dpo"),
     (["control", "--data", "missing.jsonl"], "no such file"),
-    (["control", "--rank", "0"], "rank=0"),
+    (["control", "--rank", "0"], "argument --rank: 0 is out of range"),
     (["control", "--resume"], "holds no polistance training run"),
     (["control", "--resume", "--overwrite"], "exclude each other"),
-    (["control", "--threads", "-1"], "--threads -1: must be at least 1"),
+    (["control", "--threads", "-1"], "argument --threads: -1 is out of range: must be at least 1"),
 ])
 def test_cli_errors_exit_2_with_a_message(argv, message, capsys, tmp_path):
     code, _, err = run_cli(["train", *argv, "--out", str(tmp_path / "never")], capsys)

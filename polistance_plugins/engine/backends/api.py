@@ -84,7 +84,7 @@ class ApiBackend:
         from .. import models
 
         try:
-            return AutoTokenizer.from_pretrained(models.resolve(name))
+            return AutoTokenizer.from_pretrained(models.resolve(name, flag="--tokenizer"))
         except (OSError, ValueError) as e:
             raise PolistanceError(f"--tokenizer {name!r}: cannot load it ({str(e).splitlines()[0][:200]})") from None
 

@@ -14,7 +14,7 @@ from typing import Sequence
 from ...core import distribution_from_option_logprobs
 from ...errors import PolistanceError
 from .api_http import MISSING_STATUS, REFUSED_STATUS, ItemError, RequestFailed
-from .api_responses import choices_of, echo_covers, echoed_choices, option_logprob
+from .api_responses import echo_covers, echoed_choices, option_logprob
 from .base import ScoreResult
 
 PROBE_TEXT = "On a scale of 0-9, how much do you like tea? Give only a number, no elaboration."
@@ -30,16 +30,23 @@ def probe_echo(backend) -> str | None:
     """Check that echo returns the prompt's log-probabilities; None if it does, else why not.
 
     Also settles ``backend.echo_max_tokens`` (0 where honoured, else 1) and ``backend.list_prompts``
-    (whether a request may carry a list of prompts). A tokenisation mismatch on the probe is a user
-    error (wrong --tokenizer)."""
+    (whether a request may carry a list of prompts). Each probe is retried like any request, so one
+    transient fault (a response without logprobs, a 500) decides nothing. A server that answers
+    without echoing the prompt is a definite no; a tokenisation mismatch or impossible
+    log-probabilities on the probe are a user error (wrong --tokenizer, or a server that lies)."""
     client = backend.client
     context = backend.chat_prompt(PROBE_TEXT)
     pieces = backend.option_pieces(context, ["5"])[0]
-    data = None
+
+    def echoed(data) -> dict | None:
+        choice = echoed_choices(data, 1)[0]  # no token logprobs at all: retryable
+        return choice if echo_covers(choice, context + "5") else None
+
+    choice = None
     for max_tokens in (0, 1):
         backend.echo_max_tokens = max_tokens
         try:
-            data = client.request("completions", echo_body(backend, [context + "5"]), lambda d: choices_of(d, 1))
+            choice = client.request("completions", echo_body(backend, [context + "5"]), echoed)
             break
         except RequestFailed as e:
             if e.status in MISSING_STATUS:
@@ -47,13 +54,10 @@ def probe_echo(backend) -> str | None:
             if e.status in REFUSED_STATUS and max_tokens == 0:
                 continue
             return e.reason
-    choice = data[0]
-    if not echo_covers(choice, context + "5"):
+    if choice is None:
         return "the server ignored echo (the response does not contain the prompt)"
     try:
         option_logprob(choice, context, "5", pieces)
-    except RequestFailed as e:
-        return f"echo returned no prompt log-probabilities ({e.reason})"
     except ItemError as e:
         raise PolistanceError(f"{client.base_url}: {e}") from None
     if backend.echo_max_tokens == 0 and len(choice.get("text") or "") > len(context) + 1:
@@ -61,7 +65,7 @@ def probe_echo(backend) -> str | None:
         backend.echo_max_tokens = 1
     pair = [context + "5", context + "6"]
     try:
-        client.request("completions", echo_body(backend, pair), lambda d: choices_of(d, 2), attempts=1)
+        client.request("completions", echo_body(backend, pair), lambda d: echoed_choices(d, 2))
         backend.list_prompts = True
     except RequestFailed:
         backend.list_prompts = False

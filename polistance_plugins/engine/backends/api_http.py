@@ -4,7 +4,9 @@ exponential backoff (honouring Retry-After), the API key from the environment, a
 Every request is retried on rate limits, server errors, timeouts, dropped connections and
 malformed bodies; when the attempts run out the caller gets ``RequestFailed`` with the reason.
 The API key is read from the environment (``POLISTANCE_API_KEY``, else ``OPENAI_API_KEY``) and
-never leaves the HTTP header.
+never leaves the HTTP header: every message is redacted (``errors.redact``: the key, bearer tokens,
+URL credentials) before it is cut to length, and ``ApiClient.base_url`` is the URL without its
+user:password part (the openai client alone keeps the full one).
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from dataclasses import dataclass
 from typing import Callable
 from urllib.parse import urlsplit, urlunsplit
 
-from ...errors import PolistanceError
+from ...errors import SECRET_ENV_VARS, PolistanceError, redact
 
-API_KEY_VARS = ("POLISTANCE_API_KEY", "OPENAI_API_KEY")
+API_KEY_VARS = SECRET_ENV_VARS
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
 REFUSED_STATUS = frozenset({400, 422})
 MISSING_STATUS = frozenset({404, 405, 501})
@@ -55,10 +57,18 @@ RETRY_ENV = {
     "max_retry_after": "POLISTANCE_API_MAX_RETRY_AFTER",
     "timeout": "POLISTANCE_API_TIMEOUT",
 }
+RETRY_LIMITS = {  # setting -> (lowest, highest, lowest excluded): a finite range, so no setting can hang a run
+    "attempts": (1, 100, False),
+    "base_delay": (0.0, 600.0, False),
+    "max_delay": (0.0, 3600.0, False),
+    "max_retry_after": (0.0, 3600.0, False),
+    "timeout": (0.0, 3600.0, True),
+}
 
 
 def retry_policy_from_env(environ=None) -> RetryPolicy:
-    """The default policy with any ``POLISTANCE_API_*`` overrides from the environment."""
+    """The default policy with any ``POLISTANCE_API_*`` overrides from the environment, each checked
+    against ``RETRY_LIMITS``."""
     environ = os.environ if environ is None else environ
     values = {}
     for name, var in RETRY_ENV.items():
@@ -68,9 +78,11 @@ def retry_policy_from_env(environ=None) -> RetryPolicy:
         try:
             value = int(raw) if name == "attempts" else float(raw)
         except ValueError:
-            raise PolistanceError(f"{var}={raw!r}: expected a number") from None
-        if value < (1 if name == "attempts" else 0) or (name == "timeout" and value == 0):
-            raise PolistanceError(f"{var}={raw!r}: out of range")
+            raise PolistanceError(f"{var}={raw!r}: expected a {'whole ' if name == 'attempts' else ''}number") from None
+        low, high, low_open = RETRY_LIMITS[name]
+        if not (low < value if low_open else low <= value) or not value <= high:  # NaN fails both
+            side = "above" if low_open else "from"
+            raise PolistanceError(f"{var}={raw!r}: out of range ({side} {low:g} {'and at most' if low_open else 'to'} {high:g})")
         values[name] = value
     return RetryPolicy(**values)
 
@@ -126,7 +138,7 @@ def api_key_from_env() -> str | None:
 
 
 def redact_url(url: str) -> str:
-    """The URL without any user:password part (what may be written to a manifest)."""
+    """The URL without any user:password part (what may be written to a manifest or printed)."""
     parts = urlsplit(url)
     if parts.username is None and parts.password is None:
         return url
@@ -153,16 +165,17 @@ class ApiClient:
     def __init__(self, base_url: str, retry: RetryPolicy):
         import openai
 
-        self.base_url = base_url.rstrip("/")
+        self.base_url = redact_url(base_url.rstrip("/"))
         self.retry = retry
         self.key = api_key_from_env()
-        self.openai = openai.OpenAI(base_url=self.base_url, api_key=self.key or "EMPTY", max_retries=0, timeout=retry.timeout)
+        self._secrets = tuple(s for s in (self.key, urlsplit(base_url).password, urlsplit(base_url).username) if s)
+        self.openai = openai.OpenAI(base_url=base_url.rstrip("/"), api_key=self.key or "EMPTY", max_retries=0, timeout=retry.timeout)
         self._rng = random.Random(0)
         self._rng_lock = threading.Lock()
 
     def scrub(self, text: str) -> str:
-        """``text`` with the API key replaced by ``***``."""
-        return text.replace(self.key, "***") if self.key else text
+        """``text`` with the API key and the URL's credentials replaced by ``***`` (``errors.redact``)."""
+        return redact(text, self._secrets)
 
     def post_once(self, endpoint: str, body: dict):
         """One POST to ``/completions`` or ``/chat/completions``; the parsed JSON, or ``RequestFailed``."""
@@ -177,18 +190,18 @@ class ApiClient:
             raise RequestFailed(f"timed out after {self.retry.timeout:g} s", True) from None
         except openai.APIConnectionError as e:
             cause = e.__cause__ or e
-            raise RequestFailed(f"connection failed ({type(cause).__name__}: {str(cause)[:200]})", True) from None
+            raise RequestFailed(f"connection failed ({type(cause).__name__}: {self.scrub(str(cause))[:200]})", True) from None
         except openai.APIStatusError as e:
             status = e.status_code
-            message = _status_message(e)
+            message = self.scrub(_status_message(e))
             retryable = status in RETRYABLE_STATUS or status >= 500
             raise RequestFailed(
                 f"HTTP {status}: {message[:300]}", retryable, retry_after_seconds(e.response.headers), status
             ) from None
         try:
             return json.loads(text)
-        except ValueError as e:
-            raise RequestFailed(f"response is not valid JSON ({e}; {len(text)} bytes)", True) from None
+        except (ValueError, RecursionError) as e:
+            raise RequestFailed(f"response is not valid JSON ({self.scrub(str(e))[:200]}; {len(text)} bytes)", True) from None
 
     def request(self, endpoint: str, body: dict, check: Callable, attempts: int | None = None):
         """POST and ``check`` the body, retrying what may succeed later; raises ``RequestFailed``."""

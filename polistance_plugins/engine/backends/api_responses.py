@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+from ...core.distribution import checked_logprob
 from .api_http import ItemError, RequestFailed
 
 
@@ -66,6 +67,12 @@ def option_logprob(choice: dict, context: str, option: str, local_pieces: Sequen
     they differ; a server token that straddles the prompt/option boundary is a mismatch too.
     """
     tokens, values = _echo_logprobs(choice)
+    for v in values:  # one impossible value anywhere in the echo and none of it can be trusted
+        if v is not None:
+            try:
+                checked_logprob(v, "log-probability in the echoed prompt")
+            except ValueError as e:
+                raise ItemError(f"server gave an {e}" if str(e).startswith("impossible") else f"server's {e}") from None
     sent = context + option
     text = choice.get("text") if isinstance(choice.get("text"), str) else ""
     at = text.rfind(sent)
@@ -96,9 +103,12 @@ def option_logprob(choice: dict, context: str, option: str, local_pieces: Sequen
             f"{list(local_pieces)!r}; is --tokenizer the served model's?"
         )
     picked = values[first:end]
-    if any(not isinstance(v, (int, float)) or math.isnan(v) for v in picked):
+    if any(v is None for v in picked):
         raise ItemError(f"server gave no log-probability for option {option!r} ({picked!r})")
-    return float(sum(picked))
+    try:
+        return float(sum(checked_logprob(v, f"log-probability of option {option!r}") for v in picked))
+    except ValueError as e:
+        raise ItemError(f"server gave an {e}" if str(e).startswith("impossible") else f"server's {e}") from None
 
 
 def _merge(top: dict[str, float], token: str, logprob: float) -> None:
@@ -112,7 +122,8 @@ def _merge(top: dict[str, float], token: str, logprob: float) -> None:
 
 
 def first_token_top(choice: dict, endpoint: str) -> dict[str, float]:
-    """The first answer token's top log-probabilities as token->logprob; absent ones are retryable."""
+    """The first answer token's top log-probabilities as token->logprob; absent ones are retryable,
+    a value that cannot be a log-probability (``checked_logprob``) is the item's ``ValueError``."""
     lp = choice.get("logprobs")
     if not isinstance(lp, dict):
         raise RequestFailed("response has no logprobs", True)
@@ -125,15 +136,15 @@ def first_token_top(choice: dict, endpoint: str) -> dict[str, float]:
         if not isinstance(entries, list) or not entries:
             raise RequestFailed("response has no top_logprobs", True)
         for e in entries:
-            if isinstance(e, dict) and isinstance(e.get("token"), str) and isinstance(e.get("logprob"), (int, float)):
-                _merge(top, e["token"], float(e["logprob"]))
+            if isinstance(e, dict) and isinstance(e.get("token"), str) and e.get("logprob") is not None:
+                _merge(top, e["token"], checked_logprob(e["logprob"], f"log-probability of token {e['token']!r}"))
     else:
         tops = lp.get("top_logprobs")
         if not isinstance(tops, list) or not tops or not isinstance(tops[0], dict) or not tops[0]:
             raise RequestFailed("response has no top_logprobs", True)
         for tok, v in tops[0].items():
-            if isinstance(v, (int, float)):
-                _merge(top, tok, float(v))
+            if v is not None:
+                _merge(top, tok, checked_logprob(v, f"log-probability of token {tok!r}"))
     if not top:
         raise RequestFailed("response has no usable top_logprobs", True)
     return top

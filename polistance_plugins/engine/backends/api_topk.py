@@ -61,6 +61,8 @@ def probe_top_k(backend, endpoint: str) -> tuple[str, int]:
                 reasons.append(f"{k}: {e.reason}")
                 continue
             raise PolistanceError(f"{backend.client.base_url}: cannot read top logprobs ({e.reason})") from None
+        except ValueError as e:  # impossible log-probabilities (core.distribution.checked_logprob)
+            raise PolistanceError(f"{backend.client.base_url}: cannot read top logprobs ({e})") from None
     raise PolistanceError(f"{backend.client.base_url}: the server refused top logprobs at every size tried ({'; '.join(reasons)[:400]})")
 
 

@@ -32,19 +32,9 @@ def common_prefix_length(seqs: Sequence[Sequence[int]]) -> int:
 
 
 def _check_adapter_dir(path: str) -> Path:
-    p = Path(path)
-    if not p.is_dir():
-        raise PolistanceError(f"adapter {path}: not a folder")
-    cfg = p / "adapter_config.json"
-    if not cfg.is_file():
-        raise PolistanceError(f"adapter {path}: missing adapter_config.json (not a PEFT adapter folder)")
-    if not any((p / f).is_file() for f in ("adapter_model.safetensors", "adapter_model.bin")):
-        raise PolistanceError(f"adapter {path}: missing adapter_model.safetensors")
-    try:
-        json.loads(cfg.read_text())
-    except ValueError as e:
-        raise PolistanceError(f"adapter {path}/adapter_config.json: invalid JSON ({e})") from None
-    return p
+    from ..adapter_files import check_adapter_dir
+
+    return check_adapter_dir(path)
 
 
 class LocalBackend:
@@ -62,8 +52,8 @@ class LocalBackend:
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model_path)
             self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, dtype))
-        except OSError as e:
-            raise PolistanceError(f"cannot load model {model_path!r}: {str(e).splitlines()[0]}") from None
+        except (OSError, ValueError) as e:
+            raise PolistanceError(f"cannot load model {model_path!r}: {(str(e).splitlines() or [type(e).__name__])[0][:300]}") from None
         self.model.eval()
         self._ready()
 
