@@ -36,6 +36,7 @@ from ..core.label_orders import check_orders
 from ..instruments.elaboration import CATEGORIES, FOLLOW_UP
 from ..instruments.questionnaire import QuestionnaireForms, bank_forms, directions_for
 from ..report.build import rebuild_report
+from .graders import grader_backends, unforced_grader_reasons, warning_line
 
 SUITES = ("questionnaire", "compass", "elaboration")
 DEFAULT_BANKS = ("terry9", "topics")
@@ -158,32 +159,6 @@ def _elaboration_plan(options: CompareOptions):
     return bank, forms
 
 
-def _graders(backend, options: CompareOptions):
-    """([(name, grader backend or None = the base model itself)], description for the manifest and report).
-
-    ``options.graders`` names local models (``base`` = the model under test); none given: the base model."""
-    from ..engine import models
-    from ..engine.backends.hf import LocalBackend
-
-    describe = backend.describe()
-    how = f"next-token probabilities of the category numbers, {options.grader_orders} label order(s) averaged"
-    graders, info = [], []
-    for name in options.graders or ("base",):
-        label = name if name == "base" else Path(str(name)).name
-        label = label if label not in {n for n, _ in graders} else f"{label}-{len(graders) + 1}"
-        if name == "base":
-            graders.append((label, None))
-            info.append({"name": label, "model": f"{describe['model']} (the base model)", "weights_sha256": describe.get("weights_sha256")})
-            continue
-        grader = LocalBackend(models.resolve(name), batch_size=options.batch_size)
-        mine = grader.describe()
-        graders.append((label, grader))
-        info.append({"name": label, "model": mine["model"], "weights_sha256": mine.get("weights_sha256")})
-    return graders, {"model": " and ".join(f"{g['model']}" for g in info) + f" ({how})", "graders": info,
-                     "label_orders": options.grader_orders, "source": "polistance compare",
-                     "weak": any(g["weights_sha256"] == describe.get("weights_sha256") for g in info)}
-
-
 def _unforced_options(options: CompareOptions):
     """The unforced compass settings: the first --grader (default the base model) in --grader-orders orders."""
     from .unforced import UnforcedOptions
@@ -218,7 +193,13 @@ def run_compare(
     elaboration = _elaboration_plan(options) if "elaboration" in suites else None
     if elaboration:
         check_orders(len(CATEGORIES), options.grader_orders, "--grader-orders")
-    graders, grader_info = _graders(backend, options) if elaboration else (None, None)
+    graders, grader_info = grader_backends(backend, options.graders, options.grader_orders, options.batch_size) \
+        if elaboration else (None, None)
+    for what, reasons in (("the elaboration replies", grader_info["weak_reasons"] if grader_info else []),
+                          ("the open compass answers", unforced_grader_reasons(backend, unforced.grader) if unforced else [])):
+        line = warning_line(reasons, what)
+        if line:
+            log(line)
     t0 = time.perf_counter()
     variants = load_variants(backend, adapters, flag="--adapters")
     timings = {"load_adapters_s": round(time.perf_counter() - t0, 3)}

@@ -210,7 +210,7 @@ def test_compare_with_the_compass_suite(tiny_model_dir, tiny_adapters, tmp_path)
                  "--out", str(tmp_path / "bad")]) == 2
 
 
-def test_compare_with_the_elaboration_suite(tiny_model_dir, tmp_path):
+def test_compare_with_the_elaboration_suite(tiny_model_dir, tmp_path, capsys):
     import pandas as pd
 
     from tests.conftest import make_adapter
@@ -232,6 +232,10 @@ def test_compare_with_the_elaboration_suite(tiny_model_dir, tmp_path):
     assert {r["target"] for r in base} == {r["target"] for r in tuned if r["kind"] == "normal"}
     manifest = strict_json(out / "manifest.json")
     assert manifest["config"]["grader"]["weak"] is True and manifest["counts"]["elaboration"]["generated_tokens"] > 0
+    # the weak grader (the model under test, by default) is said in one console line (issue 18, point 5)
+    warned = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: weak grader")]
+    assert warned == ["warning: weak grader for the elaboration replies: the model under test grades its own replies. "
+                      "Its measured reliability is in the report; give --grader MODEL for a capable grader"]
     elab = pd.read_csv(out / "tables" / "elaboration.csv")
     pooled = elab[(elab["topic"] == "all topics") & (elab["kind"] == "all topics")]
     assert dict(zip(pooled.groupby("model")["n_replies"].first().index, pooled.groupby("model")["n_replies"].first())) == {
@@ -245,7 +249,7 @@ def test_compare_with_the_elaboration_suite(tiny_model_dir, tmp_path):
     assert "figures/elaboration.png" in image_sources(html) and (out / "figures" / "elaboration.png").is_file()
 
 
-def test_compare_elaboration_with_two_graders_measures_their_agreement(tiny_model_dir, tiny_adapters, tmp_path):
+def test_compare_elaboration_with_two_graders_measures_their_agreement(tiny_model_dir, tiny_adapters, tmp_path, capsys):
     import pandas as pd
 
     from tests.conftest import build_tiny_model
@@ -257,6 +261,8 @@ def test_compare_elaboration_with_two_graders_measures_their_agreement(tiny_mode
                  "--grader-orders", "3", "--min-mass", "0", "--out", str(out)]) == 0
     info = strict_json(out / "manifest.json")["config"]["grader"]
     assert [g["name"] for g in info["graders"]] == ["base", "grader"] and info["label_orders"] == 3
+    assert info["weak_reasons"] == ["the model under test grades its own replies"]  # the second grader is another model
+    assert sum(line.startswith("warning: weak grader") for line in capsys.readouterr().err.splitlines()) == 1
     records = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
     assert all(r["grader"] == "base" and [o["grader"] for o in r["other_graders"]] == ["grader"] for r in records)
     assert all(len(r["grader_order_labels"]) == 3 for r in records)
