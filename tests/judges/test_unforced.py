@@ -98,3 +98,31 @@ def test_compare_report_has_the_unforced_section(tiny_model_dir, tmp_path):
     assert row["model"] == "base" and row["replies"] == 8 and row["propositions"] == 4
     html = (out / "report.html").read_text()
     assert 'id="unforced"' in html and "Forced vs unforced compass answers" in html
+
+
+def test_limit_asks_only_the_first_propositions_openly(tiny_model_dir, tmp_path):
+    """--limit N (a smoke run) asks the first N propositions both ways, through the Python API the CLI
+    calls; the summary still counts them against the whole source."""
+    from polistance_plugins import api
+
+    run = api.compass(str(tiny_model_dir), source="pct", pct_file=str(FIXTURES / "pct_fixture.csv"), paraphrases="first",
+                      labels=("numbers",), orders=("normal",), limit=3, min_mass=0.0, n_resamples=100, compass_unforced=True,
+                      max_new_tokens=3, out=tmp_path / "run", progress=False, log=None)
+    open_ = run.records[run.records["suite"] == SUITE]
+    assert sorted(open_["index"]) == [0, 1, 2] and len(run.records) == 3 + 3
+    [summary] = json.loads((run.folder / "unforced.json").read_text())
+    assert summary["graded"] == 3 and summary["propositions"] == 62
+
+
+def test_unforced_settings_are_checked_before_any_model_loads(tmp_path, monkeypatch):
+    from polistance_plugins import api
+    from polistance_plugins.engine import backends
+    from polistance_plugins.errors import PolistanceError
+
+    monkeypatch.setattr(backends, "make_backend", lambda *a, **k: pytest.fail("a model was loaded"))
+    with pytest.raises(PolistanceError, match="--grader-orders"):
+        api.compass("m", source=MINI, compass_unforced=True, grader_orders=11, out=tmp_path / "a", log=None)
+    with pytest.raises(PolistanceError, match="local weights"):
+        api.compass("m", source=MINI, compass_unforced=True, backend={"api_base": "http://localhost:1"}, out=tmp_path / "b", log=None)
+    with pytest.raises(PolistanceError, match="--grader-orders"):
+        api.compare("m", suites="compass", compass_source=MINI, compass_unforced=True, grader_orders=11, out=tmp_path / "c", log=None)
