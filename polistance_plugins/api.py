@@ -243,6 +243,12 @@ def compass(
     variants = load_variants(be, pairs)
     if log:
         log(f"run folder: {folder} ({len(src)} propositions, {len(forms)} forms, {len(variants)} model(s))")
+    if log and unforced:
+        from .pipelines.graders import unforced_grader_reasons, warning_line
+
+        line = warning_line(unforced_grader_reasons(be, unforced.grader), "the open compass answers")
+        if line:
+            log(line)
     run_compass(be, CompassForms(src, tuple(forms)), variants, folder, batch_size=batch_size, min_mass=min_mass,
                 n_resamples=n_resamples, seed=seed, resume=bool(resume), overwrite=overwrite, progress=progress,
                 unforced=unforced, limit=limit)

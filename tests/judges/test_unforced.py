@@ -69,8 +69,9 @@ def test_compass_command_with_unforced_answers(source, tiny_model_dir, tmp_path,
     assert main(["compass", "--model", str(tiny_model_dir), *where, "--paraphrases", "first", "--labels", "numbers",
                  "--orders", "normal", "--min-mass", "0", "--n-resamples", "100", "--compass-unforced",
                  "--max-new-tokens", "3", "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
-    assert "unforced answers (asked openly, graded)" in printed
+    captured = capsys.readouterr()
+    assert "unforced answers (asked openly, graded)" in captured.out
+    assert "warning: weak grader for the open compass answers: the model under test grades its own replies." in captured.err
     records = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
     open_ = [r for r in records if r.get("suite") == SUITE]
     n = 4 if source == "mini" else 62
