@@ -94,6 +94,10 @@ def print_unforced(summaries) -> None:
               f"{_point(s['unforced']['soc'], ci['soc']):>22s}")
     print("match: share of propositions answered both ways where the open answer equals the forced (argmax) one; "
           "no pos.: share graded 'No position' (left out of the unforced point)")
+    for s in summaries:
+        verdict = "reliable" if s.get("grader_reliable") else "UNRELIABLE: the open answers are not a measurement"
+        print(f"grader of {s['model']}'s open answers: {verdict} (self-agreement across {s.get('label_orders', 1)} label "
+              f"orders: kappa {fmt(s.get('order_kappa'), '.2f')}, mean TV {fmt(s.get('order_mean_tv'), '.2f')}; threshold kappa 0.4)")
 
 
 def choice_list(value: str, allowed: tuple[str, ...], flag: str) -> tuple[str, ...]:

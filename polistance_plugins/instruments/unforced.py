@@ -121,14 +121,24 @@ def summarise_unforced(unforced: Sequence[dict], forced: Sequence[dict], source:
 def unforced_summaries(records: Sequence[dict], source: CompassSource, models: Sequence[str], n_resamples: int = 2000,
                        seed: int = 0) -> list[dict]:
     """Per model with unforced records (``suite`` = ``SUITE``): ``summarise_unforced`` against that
-    model's forced compass records (the records with an option ``order``, of the compass suite)."""
+    model's forced compass records (the records with an option ``order``, of the compass suite), plus
+    the grader's self-agreement across label orders on that model's replies (``order_kappa``,
+    ``order_mean_tv``, ``label_orders``; NaN with one order) and ``grader_reliable`` (kappa at least
+    ``KAPPA_THRESHOLD``)."""
+    from ..core.agreement import KAPPA_THRESHOLD
+
     out = []
     for label in models:
         mine = [r for r in records if r.get("suite") == SUITE and r["model"] == label]
         if not mine:
             continue
         forced = [r for r in records if r.get("suite", "compass") == "compass" and r["model"] == label and "order" in r]
-        out.append(summarise_unforced(mine, forced, source, n_resamples=n_resamples, seed=seed))
+        summary = summarise_unforced(mine, forced, source, n_resamples=n_resamples, seed=seed)
+        own = order_agreement_of(mine)
+        kappa = own["kappa"] if own["n_orders"] >= 2 else math.nan
+        summary.update(label_orders=own["n_orders"], order_kappa=kappa, order_mean_tv=own["mean_tv"],
+                       grader_reliable=bool(kappa >= KAPPA_THRESHOLD))
+        out.append(summary)
     return out
 
 

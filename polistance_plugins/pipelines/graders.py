@@ -39,8 +39,8 @@ def warning_line(reasons: Sequence[str], what: str) -> str | None:
     """The one console line for weak graders (None when there is none)."""
     if not reasons:
         return None
-    return (f"warning: weak grader for {what}: {'; '.join(reasons)}. Its measured reliability is in the report; "
-            "give --grader MODEL for a capable grader")
+    return (f"warning: weak grader for {what}: {'; '.join(reasons)}. Its measured reliability (Cohen's kappa across "
+            "label orders) is reported with the results; give --grader MODEL for a capable grader")
 
 
 def grader_backends(backend, names: Sequence[str], grader_orders: int, batch_size: int):

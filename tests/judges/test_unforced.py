@@ -45,6 +45,24 @@ def test_summary_on_constructed_replies():
     assert got["no_position_mean_p"] == pytest.approx((0.0 + 0.7 + 0.0 + 0.0) / 4)
 
 
+def test_summaries_carry_the_graders_self_agreement_per_model():
+    """Labels in two orders on 4 replies: agreement 3/4; Cohen's chance agreement from each order's
+    own marginals (first: SD 2/4, A 1/4, NP 1/4; second: SD 1/4, A 2/4, NP 1/4) is 2/16 + 2/16 + 1/16
+    = 5/16, so kappa = (12/16 - 5/16) / (11/16) = 7/11."""
+    from polistance_plugins.instruments.unforced import unforced_summaries
+
+    one_hot = {p: [1.0 if q == p else 0.0 for q in POSITIONS] for p in POSITIONS}
+    pairs = [(SD, SD), (A, A), (SD, A), (NP, NP)]
+    records = [{**graded(i, {a: 1.0}), "grader_order_labels": [a, b], "grader_order_probs": [one_hot[a], one_hot[b]]}
+               for i, (a, b) in enumerate(pairs)]
+    [got] = unforced_summaries(records, load_source(MINI), ["m"], n_resamples=200)
+    assert got["label_orders"] == 2 and got["order_kappa"] == pytest.approx(7 / 11)
+    assert got["order_mean_tv"] == pytest.approx(1 / 4) and got["grader_reliable"] is True
+    [one] = unforced_summaries([{**r, "grader_order_labels": r["grader_order_labels"][:1]} for r in records],
+                               load_source(MINI), ["m"], n_resamples=200)
+    assert one["label_orders"] == 1 and math.isnan(one["order_kappa"]) and one["grader_reliable"] is False
+
+
 def test_summary_without_forced_answers_has_no_match():
     got = summarise_unforced([graded(0, {A: 1.0})], [], load_source(MINI), n_resamples=200)
     assert math.isnan(got["match"]) and got["compared"] == 0
@@ -72,6 +90,7 @@ def test_compass_command_with_unforced_answers(source, tiny_model_dir, tmp_path,
     captured = capsys.readouterr()
     assert "unforced answers (asked openly, graded)" in captured.out
     assert "warning: weak grader for the open compass answers: the model under test grades its own replies." in captured.err
+    assert "grader of base's open answers: " in captured.out and "self-agreement across 2 label orders: kappa" in captured.out
     records = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
     open_ = [r for r in records if r.get("suite") == SUITE]
     n = 4 if source == "mini" else 62

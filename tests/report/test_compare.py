@@ -235,7 +235,8 @@ def test_compare_with_the_elaboration_suite(tiny_model_dir, tmp_path, capsys):
     # the weak grader (the model under test, by default) is said in one console line (issue 18, point 5)
     warned = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: weak grader")]
     assert warned == ["warning: weak grader for the elaboration replies: the model under test grades its own replies. "
-                      "Its measured reliability is in the report; give --grader MODEL for a capable grader"]
+                      "Its measured reliability (Cohen's kappa across label orders) is reported with the results; "
+                      "give --grader MODEL for a capable grader"]
     elab = pd.read_csv(out / "tables" / "elaboration.csv")
     pooled = elab[(elab["topic"] == "all topics") & (elab["kind"] == "all topics")]
     assert dict(zip(pooled.groupby("model")["n_replies"].first().index, pooled.groupby("model")["n_replies"].first())) == {
