@@ -100,3 +100,27 @@ def test_the_reader_takes_the_scorers_verdict_on_the_embedded_grader(tmp_path, c
     grader = mock("mockllm/judge", model_path=str(prepared_dir(DEFAULT_MODEL)))
     run_eval(elaboration(targets=targets_file(tmp_path), samples=1, grader_mode="text"), mock(), tmp_path / "logs", grader=grader)
     assert grader_of_logs([str(tmp_path / "logs")]) == {"model": "mockllm/judge", "weak": True, "source": "Inspect model roles"}
+
+
+def test_the_warning_reaches_the_console(tmp_path):
+    """What a user sees: Inspect prints the warning (its display, not only Python logging) once. In a
+    fresh process: Inspect sets up its console once per process, so earlier evals here would decide it."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    script = (
+        "from inspect_ai import eval as inspect_eval\n"
+        "from tests.inspect.test_weak_grader import mock\n"
+        "from polistance_plugins.tasks.ideology_score import ideology_score\n"
+        f"[log] = inspect_eval(ideology_score(topics='science', grader_mode='text'), model=mock(), log_dir={str(tmp_path)!r}, "
+        "display='plain')\n"
+        "assert log.status == 'success'\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(root), "COLUMNS": "200"}
+    done = subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = done.stdout + done.stderr
+    assert text.count("weak grader: no 'grader' model role") == 1 and "WARNING" in text
