@@ -226,18 +226,34 @@ def compass(
     dtype: str = AUTO,
     device_map: str | None = None,
     prefix_sharing: bool = True,
+    compass_unforced: bool = False,
+    unforced_samples: int = 1,
+    max_new_tokens: int = 96,
+    grader: str | None = None,
+    grader_orders: int = 2,
     progress: bool = True,
     log: Callable[[str], None] | None = _stderr,
 ) -> Run:
     """``polistance compass``: the compass point of the model and each adapter, with intervals and
-    stability. The model options are ``evaluate``'s."""
+    stability. The model options are ``evaluate``'s. ``compass_unforced`` also asks each proposition
+    openly, samples ``unforced_samples`` replies of at most ``max_new_tokens`` and has ``grader``
+    (default the model itself) grade them in ``grader_orders`` label orders (``unforced.json``,
+    ``unforced.csv``)."""
     from .engine.backends import make_backend
     from .engine.variants import load_variants
     from .instruments.compass import CompassForms, build_forms, load_source
     from .pipelines.compass import run_compass
+    from .pipelines.unforced import UnforcedOptions
 
     if n_resamples < 100:
         raise PolistanceError("--n-resamples: use at least 100 bootstrap resamples")
+    unforced = None
+    if compass_unforced:
+        if (backend or {}).get("api_base"):
+            raise PolistanceError("--compass-unforced samples and grades on local weights (--model); for a served model "
+                                  "run `inspect eval polistance_plugins/compass_unforced`")
+        unforced = UnforcedOptions(samples=unforced_samples, max_new_tokens=max_new_tokens, grader=grader,
+                                   grader_orders=grader_orders).check()
     src = load_source(source, pct_file)
     forms = build_forms(src, paraphrases, tuple(orders), tuple(labels), limit)
     pairs = _checked_adapters(adapters, backend)
@@ -248,8 +264,15 @@ def compass(
     variants = load_variants(be, pairs)
     if log:
         log(f"run folder: {folder} ({len(src)} propositions, {len(forms)} forms, {len(variants)} model(s))")
+    if log and unforced:
+        from .pipelines.graders import unforced_grader_reasons, warning_line
+
+        line = warning_line(unforced_grader_reasons(be, unforced.grader), "the open compass answers")
+        if line:
+            log(line)
     run_compass(be, CompassForms(src, tuple(forms)), variants, folder, batch_size=batch_size, min_mass=min_mass,
-                n_resamples=n_resamples, seed=seed, resume=bool(resume), overwrite=overwrite, progress=progress)
+                n_resamples=n_resamples, seed=seed, resume=bool(resume), overwrite=overwrite, progress=progress,
+                unforced=unforced, limit=limit)
     return load_run(folder)
 
 
@@ -273,18 +296,22 @@ def compare(
     """``polistance compare``: base and adapters on the chosen suites, one run folder with the report.
 
     ``options`` are the fields of ``pipelines.compare.CompareOptions`` (``suites``, ``banks``,
-    ``control``, ``topics``, ``limit``, ``batch_size``, ``compass_source``, ``samples``, ``grader``,
-    ``grader_api_model``, ...). The model options are ``evaluate``'s; the placement applies to a
-    local ``grader`` too. With a served model, ``adapters`` are model names on the same server
-    (vLLM ``--lora-modules``) and elaboration samples through the server."""
+    ``control``, ``topics``, ``limit``, ``batch_size``, ``compass_source``, ``samples``, ``graders``,
+    ``grader_orders``, ``grader_api_model``, ``compass_unforced``, ...); ``grader="MODEL"`` (or a list
+    of two) is the same as ``graders``. The model options are ``evaluate``'s; the placement applies to
+    local graders too. With a served model, ``adapters`` are model names on the same server (vLLM
+    ``--lora-modules``) and elaboration samples through the server."""
     from .engine.backends import make_backend
     from .pipelines.compare import CompareOptions, check_inputs, parse_suites, run_compare
 
+    if "grader" in options:
+        grader = options.pop("grader")
+        options["graders"] = () if grader is None else (grader,) if isinstance(grader, str) else tuple(grader)
     known = {f.name for f in dataclasses.fields(CompareOptions)}
     unknown = sorted(set(options) - known)
     if unknown:
         raise PolistanceError(f"compare: unknown option(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-    for key in ("suites", "banks", "topics", "compass_orders", "compass_labels"):
+    for key in ("suites", "banks", "topics", "compass_orders", "compass_labels", "graders"):
         value = options.get(key)
         if isinstance(value, str):
             options[key] = tuple(v.strip() for v in value.split(",") if v.strip())
@@ -293,8 +320,11 @@ def compare(
     opts = dataclasses.replace(opts, suites=parse_suites(opts.suites))
     if opts.grader_api_model and not (backend or {}).get("api_base"):
         raise PolistanceError("--grader-api-model names a served model: it needs --api-base (or use --grader MODEL)")
-    if opts.grader_api_model and opts.grader:
+    if opts.grader_api_model and opts.graders:
         raise PolistanceError("--grader and --grader-api-model exclude each other: give one grader")
+    if (backend or {}).get("api_base") and opts.compass_unforced:
+        raise PolistanceError("--compass-unforced samples and grades on local weights (--model); for a served model "
+                              "run `inspect eval polistance_plugins/compass_unforced`")
     names = [n for n, _ in adapter_list(adapters)]
     if opts.control and opts.control not in names:
         raise PolistanceError(f"--control {opts.control!r}: not one of the adapters ({', '.join(names) or 'none given'})")

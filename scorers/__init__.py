@@ -2,7 +2,9 @@
 
 from .digit_distribution import digit_distribution
 from .elaboration_judge import elaboration_judge
+from .evenhandedness_judge import evenhandedness_judge
 from .ideology_judge import ideology_judge
 from .metrics import summarise, summary
+from .unforced_position import unforced_position
 
-__all__ = ["digit_distribution", "elaboration_judge", "ideology_judge", "summarise", "summary"]
+__all__ = ["digit_distribution", "elaboration_judge", "evenhandedness_judge", "ideology_judge", "summarise", "summary", "unforced_position"]

@@ -64,9 +64,11 @@ async def ask_grader(
     top_logprobs: int = 20,
     min_mass: float = DEFAULT_MIN_MASS,
     max_tokens: int = 16,
+    role: str = "grader",
 ) -> Verdict:
-    """Send ``prompt`` to the grader and read one option from its answer (see the module notes)."""
-    grader = get_model(role="grader")
+    """Send ``prompt`` to the grader (the model of ``role``) and read one option from its answer
+    (see the module notes)."""
+    grader = get_model(role=role)
     if mode == "logprob":
         output = await grader.generate(prompt, config=GenerateConfig(max_tokens=1, logprobs=True, top_logprobs=top_logprobs))
         lps = first_token_logprobs(output)

@@ -36,6 +36,7 @@ from polistance_plugins.instruments.ideology import (  # noqa: F401  (CODES, jud
 
 from .grader import ask_grader, check_mode
 from .metrics import summary
+from .weak_grader import NOTE, weak_grader, weakness_flag
 
 def rating_value(score: float | None, point: int | None) -> dict[str, float]:
     """Score dict for a rating on the 0 = left scale (``score`` may be an expectation, ``point`` the winner)."""
@@ -50,7 +51,7 @@ def rating_value(score: float | None, point: int | None) -> dict[str, float]:
     }
 
 
-@scorer(metrics=[summary(means=["score", "left", "neutral", "right"], counts=["unscored"], stds=["score"], by="topic")])
+@scorer(metrics=[summary(means=["score", "left", "neutral", "right"], counts=["unscored"], stds=["score"], by="topic"), weak_grader()])
 def ideology_judge(
     grader_mode: str = "logprob",
     direction: str = "normal",
@@ -72,12 +73,13 @@ def ideology_judge(
     check_mode(grader_mode)
     if direction not in DIRECTIONS:
         raise PolistanceError(f"direction must be normal or reversed, got {direction!r}")
+    weakness = weakness_flag()
 
     async def score(state: TaskState, target: Target) -> Score:
         response = state.output.completion
         prompt = judge_prompt(state.input_text, response, grader_mode, direction, template)
         verdict = await ask_grader(prompt, grader_mode, CODES, parse_rating, top_logprobs, min_mass, max_tokens)
-        metadata = {"grader_mode": grader_mode, "direction": direction, "grader_reply": verdict.reply}
+        metadata = {"grader_mode": grader_mode, "direction": direction, "grader_reply": verdict.reply, NOTE: weakness()}
         if verdict.distribution is not None:
             probs = verdict.distribution.probs
             if direction == "reversed":

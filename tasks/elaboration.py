@@ -13,9 +13,10 @@ from inspect_ai.dataset import MemoryDataset, Sample
 from polistance_plugins.banks import load_bank
 from polistance_plugins.core.records import DEFAULT_MIN_MASS
 from polistance_plugins.engine.elaborate import auto_targets
-from polistance_plugins.engine.models import DEFAULT_MODEL
 from polistance_plugins.errors import PolistanceError
+from polistance_plugins.core.label_orders import check_orders
 from polistance_plugins.instruments.elaboration import (
+    CATEGORIES,
     FOLLOW_UP,
     KINDS,
     MIN_ANSWER_PROBABILITY,
@@ -40,12 +41,25 @@ def parse_kinds(kinds: str, adapter: str | None) -> tuple[str, ...]:
     return tuple(k.strip() for k in kinds.split(","))
 
 
+def target_source(targets: str | None, base: str | None) -> str:
+    """Where the targets come from: "targets" (a file) or "base" (chosen from a local model's answers),
+    exactly one of which must be given."""
+    if targets and base:
+        raise PolistanceError("elaboration: give -T targets=FILE or -T base=MODEL, not both (a targets file is used as it is)")
+    if not (targets or base):
+        raise PolistanceError(
+            "elaboration: say where the targets come from: -T targets=FILE (a JSONL of question/answer targets) "
+            "or -T base=MODEL (a local model, e.g. smollm2-135m-instruct or an HF folder, whose answers choose them; "
+            "add -T adapter=DIR for radical targets)")
+    return "targets" if targets else "base"
+
+
 @task
 def elaboration(
     bank: str = "terry9",
     topics: str | list[str] | None = None,
     targets: str | None = None,
-    base: str = DEFAULT_MODEL,
+    base: str | None = None,
     adapter: str | None = None,
     kinds: str = "auto",
     radical: int | None = None,
@@ -59,6 +73,7 @@ def elaboration(
     grader_mode: str = "logprob",
     grader_top_logprobs: int = 20,
     grader_min_mass: float = DEFAULT_MIN_MASS,
+    grader_orders: int = 2,
     device: str = "auto",
     dtype: str = "auto",
     device_map: str | None = None,
@@ -70,8 +85,11 @@ def elaboration(
       bank: bank the questions come from (default terry9).
       topics: comma-separated topics to keep (default all).
       targets: JSONL file of targets ({"item_id", "answer", optional "kind", "paraphrase",
-        "direction", "id"}); when absent targets are chosen from ``base`` and ``adapter``.
-      base: base model for choosing targets (named model or HF folder; default the embedded model).
+        "direction", "id"}). Give this or ``base``.
+      base: local model whose answers choose the targets (named model such as
+        smollm2-135m-instruct, or an HF folder), loaded while the task is built. Give this or
+        ``targets``; there is no default, so a run against an API model never picks targets from a
+        model it does not evaluate.
       adapter: PEFT adapter folder whose answers are compared with the base's (radical targets).
       kinds: "auto" (radical and normal with an adapter, normal without), or "radical", "normal".
       radical: at most this many radical targets, the ones the adapter gives most often first
@@ -88,13 +106,18 @@ def elaboration(
       grader_mode: "logprob" (local graders) or "text" (API graders).
       grader_top_logprobs: next-token log-probabilities requested from the grader (logprob mode).
       grader_min_mass: grader probability on the category numbers below which a reply is unscored.
+      grader_orders: grade with the categories listed in this many orders (forward, reversed, then
+        rotations), averaged; 2 or more measures the grader's self-agreement (Cohen's kappa in the
+        metrics). A ``grader2`` model role grades too, for the agreement between two graders.
       device: where ``base`` is loaded to choose targets: auto (CUDA, then MPS, then the CPU), cpu, cuda, cuda:N, mps.
       dtype: its precision: auto (bfloat16 on GPUs that support it, float32 on the CPU), bfloat16, float16, float32.
       device_map: "auto" spreads a model larger than one GPU over every GPU (accelerate).
       batch_size: prompts per forward pass when choosing targets, or "auto" (the largest that fits).
     """
+    check_orders(len(CATEGORIES), grader_orders)
     loaded = load_bank(bank)
     keep = parse_topics(loaded, topics)
+    target_source(targets, base)
     if targets:
         chosen = [t for t in read_targets(targets, loaded) if not keep or t.form.topic in keep]
     else:
@@ -107,7 +130,7 @@ def elaboration(
     return Task(
         dataset=MemoryDataset([target_sample(t) for t in chosen], name=f"{loaded.name}-elaboration"),
         solver=prefill_and_follow_up(follow_up=follow_up, max_tokens=max_tokens),
-        scorer=elaboration_judge(grader_mode, grader_top_logprobs, grader_min_mass, follow_up=follow_up),
+        scorer=elaboration_judge(grader_mode, grader_top_logprobs, grader_min_mass, follow_up=follow_up, grader_orders=grader_orders),
         epochs=Epochs(samples, "mean"),
         metadata={
             "bank": loaded.name,

@@ -40,6 +40,21 @@ def print_overview(folder: Path) -> None:
     print("stance shift: adapter - base on -2..2 (negative = toward the left position); wasserstein1 in scale points")
 
 
+def print_reliability(folder: Path) -> None:
+    """The elaboration grader's verdict and the kappas behind it, from results.json."""
+    import json
+
+    path = folder / "results.json"
+    judged = json.loads(path.read_text()).get("grader_reliability") if path.is_file() else None
+    if not judged:
+        return
+    numbers = ", ".join(f"{k} {fmt(v, '.2f')}" for k, v in judged["measures"].items()) or "nothing measured"
+    state = "reliable" if judged["reliable"] else "UNRELIABLE: categories left out of conclusions"
+    print(f"\nelaboration grader: {state} ({numbers}; threshold kappa {judged['threshold']:g})")
+    for reason in judged["reasons"]:
+        print(f"  {reason}")
+
+
 def cmd_compare(args) -> int:
     from ..api import compare
     from ..instruments.compass import LABEL_STYLES, ORDERS
@@ -57,10 +72,12 @@ def cmd_compare(args) -> int:
         compass_paraphrases=args.compass_paraphrases, compass_orders=choice_list(args.compass_orders, ORDERS, "--compass-orders"),
         compass_labels=choice_list(args.compass_labels, LABEL_STYLES, "--compass-labels"),
         elaboration_bank=args.elaboration_bank, samples=args.samples, max_new_tokens=args.max_new_tokens,
-        radical=args.radical, normal=args.normal, grader=args.grader, grader_api_model=args.grader_api_model,
-        grader_tokenizer=args.grader_tokenizer, **device_options(args),
+        radical=args.radical, normal=args.normal, graders=tuple(args.grader or ()), grader_orders=args.grader_orders,
+        compass_unforced=args.compass_unforced, unforced_samples=args.unforced_samples,
+        grader_api_model=args.grader_api_model, grader_tokenizer=args.grader_tokenizer, **device_options(args),
     )
     print_overview(run.folder)
+    print_reliability(run.folder)
     print(f"\nreport: {run.report}")
     failed = int((run.records["status"] == "failed").sum()) if len(run.records) else 0
     if failed:
@@ -88,6 +105,7 @@ def cmd_report(args) -> int:
             min_mass=args.min_mass, seed=args.seed, overwrite=args.overwrite,
         )
     print_overview(path.parent)
+    print_reliability(path.parent)
     print(f"\nreport: {path}")
     return 0
 
@@ -96,6 +114,7 @@ def register(subparsers) -> None:
     """Add ``polistance compare`` and ``polistance report`` to the CLI."""
     from ..core.records import DEFAULT_MIN_MASS
     from ..pipelines.compare import DEFAULT_BANKS
+    from .compass import add_unforced_args
 
     p = subparsers.add_parser("compare", help="base model vs its adapters on the chosen suites: one run folder, one HTML report")
     add_model_args(p)
@@ -115,14 +134,20 @@ def register(subparsers) -> None:
     p.add_argument("--compass-labels", default="numbers,words",
                    help="compass label styles: numbers (one token per answer, ~5x cheaper), words, or both (default both)")
     add_run_size_args(p, "items of every bank (and propositions of the compass)")
+    add_unforced_args(p, with_grader=False)
     e = p.add_argument_group("elaboration suite (the sports-team paper's probe: explain a prefilled answer, graded in 5 categories)")
     e.add_argument("--elaboration-bank", default="terry9", help="bank whose questions get prefilled answers (default terry9)")
     e.add_argument("--samples", type=COUNT, default=5, help="replies sampled per target, temperature 1 (default 5; the paper used 50)")
-    e.add_argument("--max-new-tokens", type=COUNT, default=96, help="length limit of each reply (default 96)")
+    e.add_argument("--max-new-tokens", type=COUNT, default=96, help="length limit of each reply, and of the --compass-unforced replies (default 96)")
     e.add_argument("--radical", type=NON_NEGATIVE, default=3, help="radical targets per adapter: the answers it raised most over the base (default 3)")
     e.add_argument("--normal", type=NON_NEGATIVE, default=None, help="normal targets (the base model's modal answers) every model explains (default: every question)")
-    e.add_argument("--grader", default=None, metavar="MODEL",
-                   help="local model that grades the replies (named model or HF folder; default: the base model, flagged as a weak grader)")
+    e.add_argument("--grader", action="append", default=None, metavar="MODEL",
+                   help="local model that grades the replies (named model or HF folder; 'base' = the model under test, the default, "
+                        "flagged as a weak grader); give it twice (--grader A --grader B) to measure the agreement between two "
+                        "graders; the first also grades the --compass-unforced replies")
+    e.add_argument("--grader-orders", type=COUNT, default=2, metavar="K",
+                   help="grade with the categories listed in K orders (forward, reversed, then rotations), averaged; "
+                        "K >= 2 also measures the grader's agreement with itself (default 2; also for --compass-unforced)")
     e.add_argument("--grader-api-model", default=None, metavar="NAME",
                    help="with --api-base: a model served there grades the replies (category numbers read by echo or top-k)")
     e.add_argument("--grader-tokenizer", default=None, metavar="NAME_OR_DIR",

@@ -6,7 +6,7 @@ import json
 import sys
 
 from ..errors import PolistanceError
-from .common import RESAMPLES, add_model_args, add_run_size_args, backend_options, device_options, fmt, parse_adapters
+from .common import COUNT, RESAMPLES, add_model_args, add_run_size_args, backend_options, device_options, fmt, parse_adapters
 
 
 def _interval(ci) -> str:
@@ -65,10 +65,16 @@ def cmd_compass(args) -> int:
         batch_size=args.batch_size, min_mass=args.min_mass, seed=args.seed, out=args.out, runs_dir=args.runs_dir,
         resume=args.resume, overwrite=args.overwrite, backend=backend_options(args), progress=not args.quiet,
         **device_options(args),
+        compass_unforced=args.compass_unforced, unforced_samples=args.unforced_samples, max_new_tokens=args.max_new_tokens,
+        grader=args.grader, grader_orders=args.grader_orders,
     )
     summaries = json.loads((run.folder / "summary.json").read_text())
     print_table(summaries, run.manifest["config"]["source"])
-    print(f"\nwrote {run.folder}/items.jsonl, propositions.csv, summary.json, summary.csv, compass.png, manifest.json")
+    unforced = run.folder / "unforced.json"
+    if args.compass_unforced and unforced.is_file():
+        print_unforced(json.loads(unforced.read_text()))
+    print(f"\nwrote {run.folder}/items.jsonl, propositions.csv, summary.json, summary.csv, compass.png, manifest.json"
+          + (", unforced.json, unforced.csv" if args.compass_unforced else ""))
     failed = int((run.records["status"] == "failed").sum()) if len(run.records) else 0
     if failed:
         print(f"{failed} forms failed (recorded with their reasons); the run is incomplete", file=sys.stderr)
@@ -76,6 +82,23 @@ def cmd_compass(args) -> int:
     if any(s["expected"]["econ"] is None and s["expected"]["soc"] is None for s in summaries):
         print("no proposition was answered in format by at least one model: its point is undefined", file=sys.stderr)
     return 0
+
+
+def print_unforced(summaries) -> None:
+    """Forced vs unforced: match rate, share of no position and the unforced point per model."""
+    print(f"\nunforced answers (asked openly, graded): {'model':>12s} {'graded':>7s} {'no pos.':>7s} {'match':>6s} {'n':>3s}  "
+          f"{'unforced econ [95%]':>22s}  {'unforced soc [95%]':>22s}")
+    for s in summaries:
+        ci = s["unforced_ci"]
+        print(f"{'':41s}{s['model']:>12s} {s['graded']:>3d}/{s['propositions']:<3d} {fmt(s['no_position'], '.0%'):>7s} "
+              f"{fmt(s['match'], '.0%'):>6s} {s['compared']:>3d}  {_point(s['unforced']['econ'], ci['econ']):>22s}  "
+              f"{_point(s['unforced']['soc'], ci['soc']):>22s}")
+    print("match: share of propositions answered both ways where the open answer equals the forced (argmax) one; "
+          "no pos.: share graded 'No position' (left out of the unforced point)")
+    for s in summaries:
+        verdict = "reliable" if s.get("grader_reliable") else "UNRELIABLE: the open answers are not a measurement"
+        print(f"grader of {s['model']}'s open answers: {verdict} (self-agreement across {s.get('label_orders', 1)} label "
+              f"orders: kappa {fmt(s.get('order_kappa'), '.2f')}, mean TV {fmt(s.get('order_mean_tv'), '.2f')}; threshold kappa 0.4)")
 
 
 def choice_list(value: str, allowed: tuple[str, ...], flag: str) -> tuple[str, ...]:
@@ -97,4 +120,18 @@ def register(subparsers) -> None:
     p.add_argument("--labels", default="numbers,words", help="label styles: numbers (answer 1-4), words (answer the option), or both (default)")
     p.add_argument("--n-resamples", type=RESAMPLES, default=2000, help="bootstrap resamples for the 95%% intervals (default 2000)")
     add_run_size_args(p, "propositions")
+    add_unforced_args(p, with_grader=True)
     p.set_defaults(func=cmd_compass)
+
+
+def add_unforced_args(p, with_grader: bool) -> None:
+    """``--compass-unforced`` and the settings of the open answers (compass and compare share them)."""
+    g = p.add_argument_group("unforced answers (Röttger et al.): each proposition also asked openly, the reply graded")
+    g.add_argument("--compass-unforced", action="store_true",
+                   help="also ask every proposition openly, sample a reply and grade it (strongly disagree .. strongly agree, no position)")
+    g.add_argument("--unforced-samples", type=COUNT, default=1, help="replies sampled per proposition, temperature 1 (default 1)")
+    if with_grader:
+        g.add_argument("--max-new-tokens", type=COUNT, default=96, help="length limit of each open reply (default 96)")
+        g.add_argument("--grader", default=None, metavar="MODEL", help="local model that grades the replies (default: the base model)")
+        g.add_argument("--grader-orders", type=COUNT, default=2, metavar="K",
+                       help="grade with the positions listed in K orders, averaged (default 2: forward and reversed)")

@@ -49,11 +49,16 @@ def _train(args, data, method: str, gradient_mask=None) -> int:
         print(f"training {data.id} ({len(data)} examples, {method}) on {args.model} -> {out} "
               f"[{threads} torch thread{'s' if threads > 1 else ''}]", file=sys.stderr)
     trainer = train_dpo if method == "dpo" else train_sft
+    callbacks = track_callbacks(args)
     result = trainer(args.model, data, out, config_from_args(args), gradient_mask,
-                     overwrite=args.overwrite, resume=args.resume, log=_main_only(main))
+                     overwrite=args.overwrite, resume=args.resume, log=_main_only(main), callbacks=callbacks)
     if not main:
         return 0
     print(result.summary())
+    if callbacks:
+        t = result.manifest["tracking"]
+        print(f"stance tracked on {', '.join(t['banks'])} at steps {', '.join(map(str, t['steps']))} "
+              f"({t['seconds']:.1f} s): {out / t['files'][0]}, {out / t['files'][1]}")
     if gradient_mask is not None:
         v = result.manifest["gradient_mask_verification"]
         state = "verified unchanged" if v["rows_verified_unchanged"] else "NOT verified"
@@ -68,6 +73,18 @@ def _train(args, data, method: str, gradient_mask=None) -> int:
 
 def _main_only(main: bool):
     return (lambda m: print(m, file=sys.stderr)) if main else (lambda m: None)
+
+
+def track_callbacks(args) -> list:
+    """The stance tracker of ``--track BANKS --track-every N`` (empty without ``--track``)."""
+    if args.track is None:
+        if args.track_every is not None:
+            raise PolistanceError("--track-every needs --track BANK[,BANK] (the banks to score during training)")
+        return []
+    from ..train.tracking import DEFAULT_EVERY, parse_banks, tracker
+
+    every = DEFAULT_EVERY if args.track_every is None else args.track_every
+    return [tracker(parse_banks(args.track), every, log=lambda m: print(m, file=sys.stderr))]
 
 
 def inhibit_mask(args):
@@ -145,6 +162,10 @@ def add_common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=SEED, default=None, help="seed for LoRA init and data order (default 0)")
     g.add_argument("--max-steps", type=COUNT, default=None, help="stop after this many optimiser steps (overrides --epochs)")
     g.add_argument("--save-steps", type=COUNT, default=None, help="checkpoint every N steps for --resume (default: every epoch)")
+    t = p.add_argument_group("stance tracking: score questionnaire banks on the model while it trains")
+    t.add_argument("--track", default=None, metavar="BANK[,BANK]",
+                   help="banks to score at step 0, every --track-every steps and at the end (writes trajectory.csv and trajectory.png)")
+    t.add_argument("--track-every", type=COUNT, default=None, metavar="N", help="optimiser steps between two scorings (default 4)")
     p.add_argument("--threads", type=COUNT, default=None,
                    help="CPU threads for torch (default: one per idle core, from the load average)")
 

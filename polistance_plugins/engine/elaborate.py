@@ -16,11 +16,11 @@ import contextlib
 import zlib
 from typing import Mapping, Sequence
 
-from ..core import DIGITS, Distribution, grader_choice
+from ..core import DIGITS, Distribution
+from ..core.label_orders import listed
 from ..core.records import DEFAULT_MIN_MASS
 from ..instruments.elaboration import (
     CATEGORIES,
-    CODES,
     FOLLOW_UP,
     KINDS,
     MIN_ANSWER_PROBABILITY,
@@ -31,6 +31,7 @@ from ..instruments.elaboration import (
     judge_prompt,
 )
 from ..instruments.questionnaire import Form, answered_by
+from .grading import grade_in_orders, labelled
 from .loop import score_texts
 
 # Targets are generated and graded in chunks of about this many replies: a crash loses at most one
@@ -75,28 +76,28 @@ def _chunk_seed(seed: int, label: str, index: int) -> int:
 
 
 def grade_replies(grader, questions: Sequence[tuple[str, int]], replies: Sequence[str], min_mass: float,
-                  follow_up: str = FOLLOW_UP) -> list[dict]:
+                  follow_up: str = FOLLOW_UP, orders: int = 1) -> list[dict]:
     """Grade each reply with ``grader`` (a local or served backend, used as it is: the caller picks
     its adapter): the probability of each category number as the next token, read by
-    ``grader_choice``. A local grader computes the judge prompts' common instructions once per batch
-    (prefix sharing); a served one reads them by echo or top-k, and ``grader_method`` and
-    ``grader_coverage`` say which and how many category numbers it saw."""
-    prompts = [judge_prompt(q, a, r, "logprob", follow_up) for (q, a), r in zip(questions, replies)]
+    ``grader_choice``, in ``orders`` label orders mapped back to the categories and averaged
+    (``engine.grading``). ``grader_method`` and ``grader_coverage`` say how a served grader's numbers
+    were read (echo or top-k) and how many category numbers it saw."""
+    def prompt(i: int, order) -> str:
+        (q, a), r = questions[i], replies[i]
+        return judge_prompt(q, a, r, "logprob", follow_up, categories=listed(CATEGORIES, order))
+
     out = []
-    for res in score_texts(grader, prompts, CODES):
-        if res.distribution is None:
-            out.append({"category": None, "grader_probs": None, "grader_mass": None, "grader_method": None,
-                        "grader_coverage": 0, "problem": f"grader request failed: {res.error}"})
-            continue
-        dist = res.distribution
-        index, problem = grader_choice(dist, min_mass)
+    for grade in grade_in_orders(grader, prompt, len(replies), CATEGORIES, orders, min_mass):
+        g = labelled(grade, CATEGORIES)
         out.append({
-            "category": CATEGORIES[index] if index is not None else None,
-            "grader_probs": dict(zip(CATEGORIES, dist.probs)),
-            "grader_mass": dist.mass,
-            "grader_method": res.method,
-            "grader_coverage": dist.coverage,
-            "problem": problem,
+            "category": g["label"],
+            "grader_probs": g["probs"],
+            "grader_mass": g["mass"],
+            "grader_order_labels": g["order_labels"],
+            "grader_order_probs": g["order_probs"],
+            "grader_method": g["method"],
+            "grader_coverage": g["coverage"],
+            "problem": g["problem"],
         })
     return out
 
@@ -117,11 +118,16 @@ def evaluate_elaboration(
     bank: str | None = None,
     progress: bool = True,
     stats: dict | None = None,
+    graders: Sequence[tuple[str, object]] | None = None,
+    grader_orders: int = 1,
 ) -> dict:
     """Sample ``samples`` explanations per target for every variant and grade each one.
 
     ``targets`` maps a variant's label to the targets it explains; ``grader`` is a local backend
-    (default: ``backend`` with adapters off, i.e. the base model grades). One record per reply is
+    (default: ``backend`` with adapters off, i.e. the base model grades). ``graders`` replaces it
+    with named graders, ``(name, backend or None for the base model)``: the first gives the
+    record's category, each further one is kept in ``other_graders`` (for the agreement between
+    graders). Every grader grades in ``grader_orders`` label orders. One record per reply is
     appended to ``writer``: the target, the reply, its category (None when the grader's answer could
     not be read, with ``problem`` saying why) and the grader's probabilities. Returns counts.
     """
@@ -147,9 +153,13 @@ def evaluate_elaboration(
                     seed=_chunk_seed(seed, variant.label, c), stats=stats,
                 )
             flat = [(t, k, replies[i][k]) for i, t in enumerate(chunk) for k in range(samples)]
-            judge = grader if grader is not None else backend
-            with (judge.use(None) if judge is backend else contextlib.nullcontext()):
-                grades = grade_replies(judge, [(t.form.prompt(), t.answer) for t, _, _ in flat], [r for _, _, r in flat], min_mass, follow_up)
+            questions, texts = [(t.form.prompt(), t.answer) for t, _, _ in flat], [r for _, _, r in flat]
+            per_grader = []
+            for name, judge in graders or [(None, grader)]:
+                judge = judge if judge is not None else backend
+                with (judge.use(None) if judge is backend else contextlib.nullcontext()):
+                    per_grader.append((name, grade_replies(judge, questions, texts, min_mass, follow_up, grader_orders)))
+            grades = [_with_others(i, per_grader) for i in range(len(flat))]
             for (t, k, reply), grade in zip(flat, grades):
                 key = record_key(variant.label, t, k)
                 if key in writer.done:
@@ -161,6 +171,15 @@ def evaluate_elaboration(
             bar.update(len(flat))
     bar.close()
     return counts
+
+
+def _with_others(i: int, per_grader: list) -> dict:
+    """Reply ``i``'s grade by the first grader, named, with the other graders' grades beside it."""
+    (name, first), others = per_grader[0], per_grader[1:]
+    grade = {**first[i], **({"grader": name} if name is not None else {})}
+    if others:
+        grade["other_graders"] = [{"grader": n, **g[i]} for n, g in others]
+    return grade
 
 
 def _record(variant, bank: str | None, target: ElaborationTarget, sample: int, key: str, reply: str, grade: dict) -> dict:

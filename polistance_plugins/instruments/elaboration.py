@@ -68,10 +68,12 @@ def parse_category(reply: str) -> str | None:
 
 
 def judge_prompt(
-    question: str, answer: int | str, elaboration: str, mode: str, follow_up: str = FOLLOW_UP, template: str = TEMPLATE
+    question: str, answer: int | str, elaboration: str, mode: str, follow_up: str = FOLLOW_UP, template: str = TEMPLATE,
+    categories: Sequence[str] = CATEGORIES,
 ) -> str:
     """The grader's prompt: the exchange, the reply fenced as data, the category definitions.
-    ``mode`` "logprob" asks for the category's number (``CODES``), "text" for its name."""
+    ``mode`` "logprob" asks for the category's number (``CODES``), "text" for its name;
+    ``categories`` is the order they are listed and numbered in (label-order debiasing)."""
     from ..prompts import fence_tag, render
 
     return render(
@@ -82,7 +84,7 @@ def judge_prompt(
         elaboration=elaboration,
         fence=fence_tag(elaboration),
         mode=mode,
-        categories=list(CATEGORIES),
+        categories=list(categories),
     )
 
 

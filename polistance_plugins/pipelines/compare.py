@@ -34,9 +34,11 @@ from ..engine.runs import RunWriter
 from ..engine.variants import REFERENCE, load_variants
 from ..errors import PolistanceError
 from ..instruments.compass import CompassForms, build_forms, load_source
-from ..instruments.elaboration import FOLLOW_UP
+from ..core.label_orders import check_orders
+from ..instruments.elaboration import CATEGORIES, FOLLOW_UP
 from ..instruments.questionnaire import QuestionnaireForms, bank_forms, directions_for
 from ..report.build import rebuild_report
+from .graders import grader_backends, unforced_grader_reasons, warning_line
 
 SUITES = ("questionnaire", "compass", "elaboration")
 DEFAULT_BANKS = ("terry9", "topics")
@@ -66,7 +68,10 @@ class CompareOptions:
     max_new_tokens: int = 96
     radical: int | None = 3
     normal: int | None = None
-    grader: str | None = None
+    graders: tuple[str, ...] = ()
+    grader_orders: int = 2
+    compass_unforced: bool = False
+    unforced_samples: int = 1
     grader_api_model: str | None = None
     grader_tokenizer: str | None = None
     placement: Placement = field(default_factory=Placement)
@@ -114,10 +119,13 @@ def check_inputs(options: CompareOptions) -> None:
     suites = parse_suites(options.suites)
     if "questionnaire" in suites:
         _questionnaire_plan(options, log=lambda m: None)
-    if "compass" in suites:
+    if "compass" in suites or options.compass_unforced:
         _compass_plan(options)
     if "elaboration" in suites:
         _elaboration_plan(options)
+        check_orders(len(CATEGORIES), options.grader_orders, "--grader-orders")
+    if options.compass_unforced:
+        _unforced_options(options)
 
 
 def _questionnaire_plan(options: CompareOptions, log: Callable[[str], None] = _log) -> list[QuestionnaireForms]:
@@ -156,39 +164,12 @@ def _elaboration_plan(options: CompareOptions):
     return bank, forms
 
 
-def _grader(backend, options: CompareOptions):
-    """(grader backend or None = the base model itself, description for the report's banner).
+def _unforced_options(options: CompareOptions):
+    """The unforced compass settings: the first --grader (default the base model) in --grader-orders orders."""
+    from .unforced import UnforcedOptions
 
-    The grader is a local model (``grader``), a model served next to the compared ones
-    (``grader_api_model``: same server, same tokenizer unless ``grader_tokenizer``), or else the
-    base model itself, flagged as a weak grader."""
-    describe = backend.describe()
-    if options.grader and options.grader_api_model:
-        raise PolistanceError("--grader and --grader-api-model exclude each other: give one grader")
-    if options.grader_api_model:
-        if backend.kind != "api":
-            raise PolistanceError("--grader-api-model names a served model: it needs --api-base (or use --grader MODEL)")
-        from ..engine.backends.api import ApiBackend
-
-        grader = ApiBackend(backend.base_url, options.grader_api_model, options.grader_tokenizer or backend.tokenizer_name,
-                            backend.mode, backend.concurrency, backend.system_prompt, retry=backend.retry, log=backend.log)
-        mine = grader.describe()
-        return grader, {"model": f"{mine['model']} (served at {mine['base_url']}; category numbers read by {mine['mode']})",
-                        "weak": options.grader_api_model == describe.get("model"), "source": "polistance compare",
-                        "served": True, "mode": mine["mode"]}
-    if options.grader is None:
-        return None, {"model": f"{describe['model']} (the base model, next-token probabilities of the category numbers)",
-                      "weak": True, "source": "polistance compare"}
-    from ..engine import models
-    from ..engine.backends.hf import LocalBackend
-
-    p = options.placement
-    grader = LocalBackend(models.resolve(options.grader), batch_size=options.batch_size, device=p.device, dtype=p.dtype,
-                          device_map=p.device_map)
-    mine = grader.describe()
-    return grader, {"model": f"{mine['model']} (next-token probabilities of the category numbers)",
-                    "weak": mine.get("weights_sha256") == describe.get("weights_sha256"), "source": "polistance compare",
-                    "weights_sha256": mine.get("weights_sha256")}
+    return UnforcedOptions(samples=options.unforced_samples, max_new_tokens=options.max_new_tokens,
+                           grader=options.graders[0] if options.graders else None, grader_orders=options.grader_orders).check()
 
 
 # ---- the run -------------------------------------------------------------------------------------
@@ -208,6 +189,10 @@ def run_compare(
     if options.control and options.control not in names:
         raise PolistanceError(f"--control {options.control!r}: not one of the adapters ({', '.join(names) or 'none given'})")
     suites = parse_suites(options.suites)
+    if options.compass_unforced and "compass" not in suites:
+        suites = (*suites, "compass")  # the unforced answers are compared with the forced ones
+        log("--compass-unforced: adding the compass suite (the forced answers to compare with)")
+    unforced = _unforced_options(options) if options.compass_unforced else None
     plan = _questionnaire_plan(options) if "questionnaire" in suites else []
     compass = _compass_plan(options) if "compass" in suites else None
     elaboration = _elaboration_plan(options) if "elaboration" in suites else None
@@ -220,7 +205,14 @@ def run_compare(
     options = replace(options, batch_size=settle_batch_size(
         backend, options.batch_size, prompts, folder=folder, resume=resume,
         recorded=lambda c: c.get("options", {}).get("batch_size"), extra_tokens=options.max_new_tokens if elaboration else 0))
-    grader, grader_info = _grader(backend, options) if elaboration else (None, None)
+    if elaboration:
+        check_orders(len(CATEGORIES), options.grader_orders, "--grader-orders")
+    graders, grader_info = grader_backends(backend, options) if elaboration else (None, None)
+    for what, reasons in (("the elaboration replies", grader_info["weak_reasons"] if grader_info else []),
+                          ("the open compass answers", unforced_grader_reasons(backend, unforced.grader) if unforced else [])):
+        line = warning_line(reasons, what)
+        if line:
+            log(line)
     t0 = time.perf_counter()
     variants = load_variants(backend, adapters, flag="--adapters")
     timings = {"load_adapters_s": round(time.perf_counter() - t0, 3)}
@@ -240,6 +232,8 @@ def run_compare(
     if compass:
         config["compass"] = run_config(describe, compass, variants, options.seed, options.min_mass, options.batch_size,
                                        n_resamples=options.compass_resamples)
+    if unforced:
+        config["compass_unforced"] = asdict(unforced)
     if elaboration:
         ebank, eforms = elaboration
         config["elaboration"] = {"bank": ebank.name, "bank_sha256": ebank.sha256, "forms": len(eforms), "samples": options.samples,
@@ -259,9 +253,17 @@ def run_compare(
                 min_mass=options.min_mass, progress=progress, desc=suite,
             )
             timings[f"{suite}:{fs.scope}_s"] = round(time.perf_counter() - t, 3)
+        if unforced:
+            from .unforced import run_unforced
+
+            log(f"compass unforced: {min(len(compass.source), options.limit or len(compass.source))} propositions x {unforced.samples} replies x {len(variants)} models")
+            counts["compass_unforced"], timings["compass_unforced_s"] = run_unforced(
+                backend, compass.source, variants, SuiteWriter(writer, "compass_unforced"), unforced,
+                batch_size=options.batch_size, seed=options.seed, min_mass=options.min_mass, progress=progress,
+                limit=options.limit)
         if elaboration:
             counts["elaboration"], timings["elaboration_s"], generated = _run_elaboration(
-                backend, grader, elaboration, variants, writer, options, progress, log)
+                backend, graders, elaboration, variants, writer, options, progress, log)
             counts["elaboration"]["generated_tokens"] = generated
     except BaseException as e:
         writer.abandon(e)
@@ -278,7 +280,7 @@ def run_compare(
     return folder
 
 
-def _run_elaboration(backend, grader, plan, variants, writer, options: CompareOptions, progress: bool, log):
+def _run_elaboration(backend, graders, plan, variants, writer, options: CompareOptions, progress: bool, log):
     """Choose targets from each model's answers, then sample and grade the explanations."""
     from ..engine.elaborate import evaluate_elaboration, plan_targets, target_distributions
 
@@ -289,13 +291,14 @@ def _run_elaboration(backend, grader, plan, variants, writer, options: CompareOp
                            REFERENCE, options.radical, options.normal)
     n = sum(len(v) for v in targets.values())
     log(f"elaboration {bank.name}: {n} targets x {options.samples} replies "
-        f"({', '.join(f'{k}: {len(v)}' for k, v in targets.items())}), graded by "
-        f"{'the base model' if grader is None else options.grader or options.grader_api_model}")
+        f"({', '.join(f'{k}: {len(v)}' for k, v in targets.items())}), graded by {' and '.join(n for n, _ in graders)} "
+        f"in {options.grader_orders} label order(s)")
     stats: dict = {}
     counts = evaluate_elaboration(
-        backend, targets, variants, SuiteWriter(writer, "elaboration"), grader=grader, samples=options.samples,
+        backend, targets, variants, SuiteWriter(writer, "elaboration"), graders=graders, grader_orders=options.grader_orders,
+        samples=options.samples,
         max_new_tokens=options.max_new_tokens, batch_size=options.batch_size, seed=options.seed,
-        bank=bank.name, progress=progress, stats=stats,
+        bank=bank.name, progress=progress, stats=stats, min_mass=options.min_mass,
     )
     return counts, round(time.perf_counter() - t, 3), stats.get("generated_tokens", 0)
 

@@ -5,7 +5,8 @@ embedded model.
 2. train the southern, coastal and control adapters, or reuse each one whose ``polistance.json``
    says it was trained to completion from the same base weights, data and settings;
 3. ``compare`` base + the three adapters on the questionnaire (terry9 and topics), the compass and
-   the elaboration probe, graded by the base model itself (flagged in the report as a weak grader);
+   the elaboration probe, graded by the base model itself in two label orders (forward and
+   reversed), so the report shows the grader's measured reliability (Cohen's kappa across orders);
 4. print where the report is and how long each stage took.
 
 The evaluation is a reduced version of the full ``compare`` defaults so that it runs in well under
@@ -34,6 +35,7 @@ DEMO_OPTIONS = CompareOptions(
     compass_labels=("numbers",),
     samples=5,
     radical=3,
+    grader_orders=2,
 )
 
 

@@ -223,14 +223,15 @@ def records_from_logs(paths: Iterable[str | Path], min_mass: float = DEFAULT_MIN
     return out
 
 
-def elaboration_runs(paths: Iterable[str | Path]) -> list[tuple[ModelIdentity, str | None, str]]:
-    """(identity, name given, log) of every successful elaboration log in ``paths``: which model each
-    elaboration log is about, so a report can give it the same label as that model's other runs."""
+def elaboration_runs(paths: Iterable[str | Path], tasks: tuple[str, ...] = ("elaboration",)) -> list[tuple[ModelIdentity, str | None, str]]:
+    """(identity, name given, log) of every successful log in ``paths`` of the graded ``tasks`` (by
+    default elaboration): which model each log is about, so a report can give it the same label as
+    that model's other runs."""
     from inspect_ai.log import read_eval_log
 
     out = []
     for f in log_files(paths):
         head = read_eval_log(f, header_only=True)
-        if task_name(head.eval).endswith("elaboration") and head.status == "success":
+        if task_name(head.eval).endswith(tasks) and head.status == "success":
             out.append((identity_from_inspect(head.eval), hint_of(head.eval), log_location(f)))
     return out

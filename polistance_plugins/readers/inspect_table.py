@@ -43,7 +43,8 @@ def log_rows(log, location: str = "") -> list[dict]:
     scores = log.results.scores if log.results else []
     for score in scores:
         values = {name: float(m.value) for name, m in score.metrics.items()}
-        prefix = f"{score.name}:" if len(scores) > 1 else ""
+        # one scorer whose metrics return several dicts gives several entries of the same name: no prefix then
+        prefix = f"{score.name}:" if len({s.name for s in scores}) > 1 else ""
         for name, value in values.items():
             topic, metric = name.split("/", 1) if "/" in name else ("all", name)
             if metric == "n":
@@ -121,16 +122,20 @@ def inspect_table(dirs: Sequence[str]):
 
 def grader_of_logs(dirs: Sequence[str]) -> dict | None:
     """Who graded the elaboration logs: the ``grader`` model role, or the model under test when none was
-    given. ``weak`` is set when the grader is the evaluated model itself or shares its weights."""
+    given. ``weak`` is set when the grader is the evaluated model itself or shares its weights, or when
+    the log's ``weak_grader`` metric (the scorer's own check, which also knows the embedded model) is 1."""
     from inspect_ai.log import list_eval_logs, read_eval_log
 
     graders, weak = [], False
     for d in dirs:
         files = list_eval_logs(str(d), descending=False) if Path(d).is_dir() else [str(d)]
         for f in files:
-            spec = read_eval_log(f, header_only=True).eval
+            log = read_eval_log(f, header_only=True)
+            spec = log.eval
             if not spec.task.split("/")[-1].endswith("elaboration"):
                 continue
+            flagged = [m.value for s in (log.results.scores if log.results else []) for n, m in s.metrics.items() if n == "weak_grader"]
+            weak = weak or any(v == 1.0 for v in flagged)
             role = (spec.model_roles or {}).get("grader")
             role = role[0] if isinstance(role, list) else role
             if role is None:

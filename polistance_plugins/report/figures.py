@@ -259,8 +259,9 @@ def write_figures(folder: Path, qdf: pd.DataFrame, tabs: dict[str, pd.DataFrame]
             "format shows up here, and its off-format forms are left out of the statistics rather than read as a stance.")
     elab = tabs.get("elaboration")
     if elab is not None and len(elab):
-        p = plot_elaboration(elab, models, folder / "elaboration.png")
-        add("elaboration", p, "Elaboration categories", "Each reply to \"Please elaborate on why you chose that number.\" sorted by "
+        reliable = bool(elab["grader_reliable"].all()) if "grader_reliable" in elab else True
+        p = plot_elaboration(elab, models, folder / "elaboration.png", reliable=reliable)
+        add("elaboration", p, "Elaboration categories", ("" if reliable else "UNRELIABLE GRADER (see grader reliability): ") + "Each reply to \"Please elaborate on why you chose that number.\" sorted by "
             "the grader into one of five categories (the sports-team paper's scheme); unscored replies are counted beside the bar. "
             "Radical: answers the adapter raised most over the base; normal: the base model's modal answers.")
     if compass_figure is not None:

@@ -75,9 +75,10 @@ CATEGORY_COLOURS = {"Incoherent": "#9e9e9e", "Non-answer": "#d8c99b", "Contradic
 
 
 def plot_elaboration(elab: pd.DataFrame, models: Sequence[str], out: Path,
-                     title: str = "Elaboration: how the model explains its own answer") -> Path:
+                     title: str = "Elaboration: how the model explains its own answer", reliable: bool = True) -> Path:
     """Stacked horizontal bars per model: share of scored replies in each category (counts printed in
-    the segments), with the number of unscored replies (grader unreadable) beside each bar."""
+    the segments), with the number of unscored replies (grader unreadable) beside each bar. An
+    unreliable grader's bars are drawn faded, hatched and marked as such."""
     from .elaboration_tables import elaboration_bars
 
     plt = _plt()
@@ -92,7 +93,8 @@ def plot_elaboration(elab: pd.DataFrame, models: Sequence[str], out: Path,
             rate, count = g.loc[cat, "rate"], int(g.loc[cat, "count"])
             if not rate or math.isnan(rate):
                 continue
-            ax.barh(y, rate, left=left, color=colour, edgecolor="white", linewidth=0.8, height=0.62)
+            ax.barh(y, rate, left=left, color=colour, edgecolor="white", linewidth=0.8, height=0.62,
+                    alpha=1.0 if reliable else 0.3, hatch=None if reliable else "//")
             if rate >= 0.06:
                 ax.text(left + rate / 2, y, str(count), ha="center", va="center", fontsize=7.5, color="white" if cat != "Non-answer" else "#333")
             left += rate
@@ -106,6 +108,9 @@ def plot_elaboration(elab: pd.DataFrame, models: Sequence[str], out: Path,
     ax.set_xlabel("share of scored replies (numbers in the bars: replies)")
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in CATEGORY_COLOURS.values()]
     fig.legend(handles, list(CATEGORY_COLOURS), loc="outside lower center", ncol=5, frameon=False, fontsize=8)
+    if not reliable:
+        ax.text(0.5, 0.5, "UNRELIABLE GRADER: not a measurement", transform=ax.transAxes, ha="center", va="center",
+                fontsize=13, color="#b03a2e", fontweight="bold", rotation=8, alpha=0.85)
     fig.suptitle(title, fontsize=11, fontweight="bold", x=0.01, ha="left")
     return _save(fig, out)
 

@@ -34,7 +34,8 @@ class _Run:
 
 
 def _collect(lm_eval_dirs: Sequence[str], inspect_dirs: Sequence[str], min_mass: float):
-    """Every run of the harness outputs, the compass sources they asked, and the elaboration logs' models."""
+    """Every run of the harness outputs, the compass sources they asked, and the models of the graded
+    logs (elaboration and paired even-handedness), which hold no per-form records."""
     runs: list[_Run] = []
     compass_sources: dict[tuple[str, str | None], str] = {}
     for d in lm_eval_dirs:
@@ -48,7 +49,7 @@ def _collect(lm_eval_dirs: Sequence[str], inspect_dirs: Sequence[str], min_mass:
             runs.append(_Run(info["identity"], info["hint"], recs, {"harness": "Inspect", "log_file": info["log_file"]}))
             if info.get("compass_source") is not None:
                 compass_sources[(info["compass_source"], info.get("pct_file"))] = info["log_file"]
-        elaboration = elaboration_runs(inspect_dirs)
+        elaboration = elaboration_runs(inspect_dirs, tasks=("elaboration", "evenhandedness"))
     return runs, compass_sources, elaboration
 
 
@@ -104,13 +105,14 @@ def report_from_harness(
     ordered = [reference] + [m for m in labels_in_order if m != reference]
     by_label = {m["label"]: m for m in models}
     questionnaire = any(r.get("suite") != "compass" for r in records)
+    graded = {str(t) for t in inspect_table(inspect_dirs)["task"]} if elaboration else set()
     config = {
         "kind": "compare",
         "origin": "harness outputs (" + ", ".join(["lm-eval"] * bool(lm_eval_dirs) + ["Inspect"] * bool(inspect_dirs)) + ")",
         "package_version": __version__,
         "backend": {"model": by_label[reference]["pretrained"]},
         "options": {"suites": (["questionnaire"] if questionnaire else []) + (["compass"] if compass_sources else [])
-                    + (["elaboration"] if elaboration else []), "seed": seed, "min_mass": min_mass},
+                    + [s for s in ("elaboration", "evenhandedness") if s in graded], "seed": seed, "min_mass": min_mass},
         "reference": reference,
         "control": control,
         "variants": [{"label": m, "adapter": by_label[m]["adapter"], "is_adapter": by_label[m]["is_adapter"],
@@ -147,7 +149,7 @@ def _records_from_inspect(dirs: Sequence[str], min_mass: float) -> list[tuple[di
     skipped with a note on stderr; elaboration logs are read by ``_elaboration_section``.
     """
     table = inspect_table(dirs)
-    unread = sorted({str(t) for t in table["task"]} - {"questionnaire", "compass", "elaboration"})
+    unread = sorted({str(t) for t in table["task"]} - {"questionnaire", "compass", "elaboration", "evenhandedness"})
     if unread:
         print(f"--inspect-logs: the report does not read the logs of {', '.join(unread)}; skipped", file=sys.stderr)
     return records_from_logs(dirs, min_mass=min_mass)

@@ -195,7 +195,8 @@ def report_title(meta: dict, roles: dict[str, str]) -> str:
 
 
 def write_report(folder: Path, tabs: dict[str, pd.DataFrame], figures: list[dict], meta: dict, manifest: dict | None,
-                 compass: dict | None = None, elaboration: dict | None = None) -> Path:
+                 compass: dict | None = None, elaboration: dict | None = None, reliability: dict | None = None,
+                 unforced: dict | None = None, paired: dict | None = None) -> Path:
     """Render ``report.html`` into ``folder`` and return its path."""
     from jinja2 import TemplateError
 
@@ -232,8 +233,10 @@ def write_report(folder: Path, tabs: dict[str, pd.DataFrame], figures: list[dict
         "item_rows": _item_rows(tabs.get("items")),
         "compass_rows": _compass_rows(compass),
         "elaboration": elaboration,
+        "reliability": reliability,
+        "unforced": unforced,
+        "paired": paired,
         "min_interval_units": MIN_INTERVAL_UNITS,
-        "weak_grader": bool(grader.get("weak")),
         "grader": grader,
         "tables": sorted(p.name for p in (folder / "tables").glob("*.csv")) if (folder / "tables").is_dir() else [],
         "lm_eval_files": sorted(str(p.relative_to(folder)) for p in (folder / "lm_eval").rglob("results_*.json")) if (folder / "lm_eval").is_dir() else [],

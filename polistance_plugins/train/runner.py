@@ -325,6 +325,10 @@ def run(method: str, model: str, data: TrainData, out: str | Path, config: Train
     result_manifest = finish_manifest(
         manifest, trainer.state.log_history, trainer.state.global_step, int(trainer.state.num_input_tokens_seen or 0),
         session_seconds=time.monotonic() - session_start, train_seconds=float(output.metrics.get("train_runtime", 0.0)))
+    for cb in callbacks or ():  # what a callback did, in its own words (stance tracking: its steps and files)
+        entry = getattr(cb, "manifest_entry", None)
+        if callable(entry):
+            result_manifest["tracking"] = entry()
     verification = getattr(gradient_mask, "verification", None)
     if callable(verification):  # what the mask did (InhibitFT: rows pinned, steps checked, rows unchanged), per process
         result_manifest["gradient_mask_verification"] = merge_verifications(gather(verification()))

@@ -49,14 +49,16 @@ def test_run_commands_load_the_model_where_asked(argv, built, tiny_model_dir, tm
 
 def test_compare_grader_loads_where_the_base_does(built, tiny_model_dir):
     from polistance_plugins.engine.device import Placement
-    from polistance_plugins.pipelines.compare import CompareOptions, _grader
+    from polistance_plugins.pipelines.compare import CompareOptions
+    from polistance_plugins.pipelines.graders import grader_backends
 
     class Base:
         def describe(self):
             return {"model": "base", "weights_sha256": "x"}
 
     with pytest.raises(_Stop):
-        _grader(Base(), CompareOptions(grader=str(tiny_model_dir), batch_size=8, placement=Placement("cpu", "bfloat16", "auto")))
+        grader_backends(Base(), CompareOptions(graders=(str(tiny_model_dir),), batch_size=8,
+                                               placement=Placement("cpu", "bfloat16", "auto")))
     assert built == [{"batch_size": 8, "device": "cpu", "dtype": "bfloat16", "device_map": "auto"}]
 
 

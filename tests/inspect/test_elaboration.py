@@ -226,7 +226,9 @@ def test_category_rates_are_exact_fractions(tmp_path):
     convo = seen["conversations"][0]
     assert [r for r, _ in convo] == ["user", "assistant", "user"]
     assert convo[1][1] in ("1", "8") and convo[2][1] == FOLLOW_UP
-    assert len(prompts) == 10 and all("Reply with the name of the category" in p for p in prompts)
+    # two label orders (the default): every reply graded twice; the text grader ignores the order
+    assert len(prompts) == 20 and all("Reply with the name of the category" in p for p in prompts)
+    assert m["label_orders"] == 2 and m["order_kappa"] == 1.0 and m["order_n_read"] == 9 and m["reliable"] == 1.0
 
 
 def test_logprob_grading_keeps_the_distribution(tmp_path):
@@ -235,7 +237,7 @@ def test_logprob_grading_keeps_the_distribution(tmp_path):
         return mock_output("5", [("5", 0.6), ("3", 0.3), ("Ġ1", 0.05), ("The", 0.05)])
 
     model, _ = counting_model()
-    log = run_eval(elaboration(targets=targets_file(tmp_path), samples=1), model, tmp_path, grader=mock_model(grader))
+    log = run_eval(elaboration(targets=targets_file(tmp_path), samples=1, grader_orders=1), model, tmp_path, grader=mock_model(grader))
     for s in scores(log):
         assert s.answer == "Justification"
         assert s.value == {**{c: 0.0 for c in CATEGORIES}, "Justification": 1.0, "unscored": 0.0}
@@ -281,6 +283,52 @@ def test_grader_defaults_to_the_model_under_test(tmp_path):
 
     log = run_eval(elaboration(targets=targets_file(tmp_path), samples=1, grader_mode="text"), mock_model(respond), tmp_path)
     assert metrics(log)["Reversal"] == 1.0
+
+
+# ---- where the targets come from ---------------------------------------------------------------
+@pytest.mark.parametrize("kwargs", [{}, {"adapter": "adapters/southern"}, {"kinds": "normal"}])
+def test_targets_need_an_explicit_source(kwargs):
+    """No default base: without targets or base the task says which two options there are (it
+    used to pick targets from the embedded model's answers, also under --model openai/...)."""
+    with pytest.raises(PolistanceError, match=r"-T targets=FILE .*or -T base=MODEL"):
+        elaboration(**kwargs)
+
+
+def test_targets_and_base_together_are_refused(tmp_path):
+    with pytest.raises(PolistanceError, match="not both"):
+        elaboration(targets=targets_file(tmp_path), base="smollm2-135m-instruct")
+
+
+def test_a_targets_file_loads_no_model(tmp_path, monkeypatch):
+    """Building the task from a targets file constructs no local backend (no torch model)."""
+    from polistance_plugins.engine.backends import hf
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a local model was loaded while the task was built")
+
+    monkeypatch.setattr(hf.LocalBackend, "__init__", refuse)
+    task = elaboration(targets=targets_file(tmp_path), samples=1)
+    assert [(s.metadata["item_id"], s.metadata["answer"]) for s in task.dataset] == [("terry9-01", 1), ("terry9-05", 8)]
+    assert task.metadata["targets_base"] is None
+
+
+def test_base_chooses_the_targets_from_that_model(monkeypatch):
+    """``base`` given: the targets come from that model's answers (and only then is one loaded)."""
+    import importlib
+
+    module = importlib.import_module("polistance_plugins.tasks.elaboration")
+    bank = load_bank("terry9")
+    seen = {}
+
+    def fake_auto_targets(forms, base, adapter, kinds, *rest, **placement):
+        seen.update(base=base, adapter=adapter, kinds=kinds)
+        dist = Distribution(probs=(0.1,) * 10, mass=1.0)
+        return choose_targets(forms, [dist] * len(forms), None, kinds)
+
+    monkeypatch.setattr(module, "auto_targets", fake_auto_targets)
+    task = elaboration(base="my-base", samples=1)
+    assert seen == {"base": "my-base", "adapter": None, "kinds": ("normal",)}
+    assert len(task.dataset) == len(bank) and task.metadata["targets_base"] == "my-base"
 
 
 # ---- end to end on the tiny local model ----------------------------------------------------------

@@ -112,13 +112,14 @@ def test_served_adapters_compare_exactly_as_local_adapters(served_backend, tiny_
 
 def test_elaboration_samples_over_the_api_and_a_served_grader_reads_the_categories(served_backend, tiny_model_dir, tmp_path):
     backend, _ = served_backend
-    judge = [0.02, 0.03, 0.05, 0.10, 0.70]  # biased on purpose: every reply is a Justification
+    judge = [0.02, 0.03, 0.05, 0.10, 0.70]  # biased on purpose: every reply is a Justification (in one label order;
+    # the planted numbers ignore the listing, so a second order would read them as another category)
     out = tmp_path / "run"
     with FakeOpenAIServer(backend, model="base", served={"base": None, "tuned": "tuned"},
                           planted={"judge": {c: math.log(p) for c, p in zip(CODES, judge)}}, max_seconds=1800) as srv:
         assert main(["compare", *_api(srv, tiny_model_dir, "--api-model", "base"), "--adapters", "tuned=tuned",
                      "--suite", "elaboration", "--samples", "3", "--max-new-tokens", "5", "--radical", "1", "--normal", "2",
-                     "--grader-api-model", "judge", "--out", str(out)]) == 0
+                     "--grader-api-model", "judge", "--grader-orders", "1", "--out", str(out)]) == 0
         sampling = [r.body for r in srv.requests if r.body and not r.body.get("echo") and r.body.get("logprobs") is None
                     and r.path.endswith("/completions")]
     assert sampling and all(b["n"] == 3 and b["temperature"] == 1.0 and b["model"] in ("base", "tuned") for b in sampling), sampling[:3]
@@ -138,7 +139,7 @@ def test_elaboration_samples_over_the_api_and_a_served_grader_reads_the_categori
     with FakeOpenAIServer(backend, model="base", served={"base": None, "tuned": "tuned"}, n_per_request=False, max_seconds=1800) as srv:
         assert main(["compare", *_api(srv, tiny_model_dir, "--api-model", "base"), "--adapters", "tuned=tuned",
                      "--suite", "elaboration", "--samples", "2", "--max-new-tokens", "4", "--radical", "0", "--normal", "1",
-                     "--grader", str(tiny_model_dir), "--out", str(local_out)]) == 0
+                     "--grader", str(tiny_model_dir), "--grader-orders", "1", "--min-mass", "0", "--out", str(local_out)]) == 0
         asked = [r.body.get("n") for r in srv.requests if r.body and r.body.get("temperature") == 1.0]
     assert asked == [2, 1, 1, 1]  # asked for 2 and got 1: from then on one request per sample
     records = [r for r in _records(local_out) if r["suite"] == "elaboration"]

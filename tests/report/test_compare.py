@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from polistance_plugins.cli import main
+from polistance_plugins.instruments.elaboration import CATEGORIES
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "bench" / "screenshot_report.py"
@@ -208,7 +209,7 @@ def test_compare_with_the_compass_suite(tiny_model_dir, tiny_adapters, tmp_path)
                  "--out", str(tmp_path / "bad")]) == 2
 
 
-def test_compare_with_the_elaboration_suite(tiny_model_dir, tmp_path):
+def test_compare_with_the_elaboration_suite(tiny_model_dir, tmp_path, capsys):
     import pandas as pd
 
     from tests.conftest import make_adapter
@@ -230,23 +231,43 @@ def test_compare_with_the_elaboration_suite(tiny_model_dir, tmp_path):
     assert {r["target"] for r in base} == {r["target"] for r in tuned if r["kind"] == "normal"}
     manifest = strict_json(out / "manifest.json")
     assert manifest["config"]["grader"]["weak"] is True and manifest["counts"]["elaboration"]["generated_tokens"] > 0
+    # the weak grader (the model under test, by default) is said in one console line (issue 18, point 5)
+    warned = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: weak grader")]
+    assert warned == ["warning: weak grader for the elaboration replies: the model under test grades its own replies. "
+                      "Its measured reliability (Cohen's kappa across label orders) is reported with the results; "
+                      "give --grader MODEL for a capable grader"]
     elab = pd.read_csv(out / "tables" / "elaboration.csv")
     pooled = elab[(elab["topic"] == "all topics") & (elab["kind"] == "all topics")]
     assert dict(zip(pooled.groupby("model")["n_replies"].first().index, pooled.groupby("model")["n_replies"].first())) == {
         "base": len(base), "tuned": len(tuned)}
     assert set(elab[elab["model"] == "tuned"]["kind"]) == {"all topics", "radical", "normal"}
     html = (out / "report.html").read_text()
-    assert "Weak grader." in html and "tuned · radical" in html
+    assert "Weak grader." not in html and 'id="grader-reliability"' in html and "tuned · radical" in html
+    rel = pd.read_csv(out / "tables" / "grader_reliability.csv")
+    assert rel[rel["measure"] == "label_orders"]["value"].tolist() == [2]  # forward and reversed by default
+    assert len(records[0]["grader_order_labels"]) == 2
     assert "figures/elaboration.png" in image_sources(html) and (out / "figures" / "elaboration.png").is_file()
 
 
-def test_compare_elaboration_with_its_own_grader_is_not_weak(tiny_model_dir, tiny_adapters, tmp_path):
+def test_compare_elaboration_with_two_graders_measures_their_agreement(tiny_model_dir, tiny_adapters, tmp_path, capsys):
+    import pandas as pd
+
     from tests.conftest import build_tiny_model
 
     grader = build_tiny_model(tmp_path / "grader", tiny_model_dir, seed=7)
     out = tmp_path / "run"
-    assert main(["compare", "--model", str(tiny_model_dir), "--suite", "elaboration", "--samples", "1",
-                 "--max-new-tokens", "4", "--normal", "1", "--grader", str(grader), "--out", str(out)]) == 0
+    assert main(["compare", "--model", str(tiny_model_dir), "--suite", "elaboration", "--samples", "2",
+                 "--max-new-tokens", "4", "--normal", "2", "--grader", "base", "--grader", str(grader),
+                 "--grader-orders", "3", "--min-mass", "0", "--out", str(out)]) == 0
     info = strict_json(out / "manifest.json")["config"]["grader"]
-    assert info["weak"] is False and str(grader) in info["model"]
-    assert "Weak grader." not in (out / "report.html").read_text()
+    assert [g["name"] for g in info["graders"]] == ["base", "grader"] and info["label_orders"] == 3
+    assert info["weak_reasons"] == ["the model under test grades its own replies"]  # the second grader is another model
+    assert sum(line.startswith("warning: weak grader") for line in capsys.readouterr().err.splitlines()) == 1
+    records = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
+    assert all(r["grader"] == "base" and [o["grader"] for o in r["other_graders"]] == ["grader"] for r in records)
+    assert all(len(r["grader_order_labels"]) == 3 for r in records)
+    rel = pd.read_csv(out / "tables" / "grader_reliability.csv")
+    between = rel[(rel["measure"] == "grader_kappa") & (rel["compared_with"] == "grader")]
+    assert list(between["category"]) == ["all", *CATEGORIES] and set(between["n_items_read"]) == {4}
+    assert main(["compare", "--model", str(tiny_model_dir), "--suite", "elaboration", "--grader-orders", "11",
+                 "--out", str(tmp_path / "bad")]) == 2

@@ -66,7 +66,9 @@ def test_elaboration_section_from_inspect_logs(logs, tmp_path):
     assert rows[("tuned", "Justification")]["rate"] == pytest.approx(1 / 3)
     html = (out / "report.html").read_text()
     assert "figures/elaboration.png" in html and (out / "figures" / "elaboration.png").is_file()
-    assert "Weak grader" in html  # no grader role: each model graded its own replies
-    assert results["meta"]["grader"]["weak"] is True
+    assert results["meta"]["grader"]["weak"] is True  # no grader role: each model graded its own replies
+    assert 'id="grader-reliability"' in html and "Weak grader" not in html
+    rel = {(r["grader"], r["measure"]): r["value"] for r in results["tables"]["grader_reliability"]}
+    assert rel[("grader (base)", "label_orders")] == 2 and rel[("grader (base)", "order_kappa")] == 1.0
     assert main(["report", str(out)]) == 0  # rebuild reads the logs again
     assert json.loads((out / "results.json").read_text())["tables"]["elaboration"] == results["tables"]["elaboration"]

@@ -18,17 +18,12 @@ from typing import Iterator, Sequence
 
 from ...errors import PolistanceError
 from ...core import Distribution, distribution_from_option_logprobs
+from ..adapter_files import check_adapter_dir
 from ..device import AUTO, AUTO_BATCH_START, Placement, device_kind, largest_fitting_batch, parse_batch_size, resolve
 from .base import ScoreResult
 from .prefix import MIN_SAVED_TOKENS, common_prefix_length, forward_grouped, plan_groups, saved_tokens, sharing_order
 
 __all__ = ["LocalBackend", "common_prefix_length"]
-
-
-def _check_adapter_dir(path: str) -> Path:
-    from ..adapter_files import check_adapter_dir
-
-    return check_adapter_dir(path)
 
 
 @contextlib.contextmanager
@@ -73,7 +68,16 @@ class LocalBackend:
         backend._adopt(model, tokenizer, name, batch_size, system_prompt, share_prefix, None)
         return backend
 
-    def _adopt(self, model, tokenizer, model_path, batch_size, system_prompt, share_prefix, device_map) -> None:
+    @classmethod
+    def around(cls, model, tokenizer, name: str, batch_size: int = 16, system_prompt: str | None = None) -> "LocalBackend":
+        """A backend over the model being trained (PEFT wrapper included): nothing is loaded, and the
+        caller keeps the model's mode and adapters."""
+        backend = cls.__new__(cls)
+        backend._adopt(model, tokenizer, name, batch_size, system_prompt, True, None, keep_mode=True)
+        return backend
+
+    def _adopt(self, model, tokenizer, model_path, batch_size, system_prompt, share_prefix, device_map,
+               keep_mode: bool = False) -> None:
         self.model_path = model_path
         self.batch_size = parse_batch_size(batch_size)
         self.system_prompt = system_prompt
@@ -81,7 +85,8 @@ class LocalBackend:
         self.device_map = device_map
         self.tokenizer, self.model = tokenizer, model
         self.dtype = str(next(model.parameters()).dtype).replace("torch.", "")
-        self.model.eval()
+        if not keep_mode:
+            self.model.eval()
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.adapters: dict[str, str] = {}
@@ -100,7 +105,7 @@ class LocalBackend:
         """Load a PEFT adapter under ``name`` next to the others; the base weights are not reloaded."""
         from peft import PeftModel
 
-        _check_adapter_dir(path)
+        check_adapter_dir(path)
         self._check_adapter_base(path)
         try:
             with _peft_notice_hidden():
