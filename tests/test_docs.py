@@ -63,8 +63,7 @@ def shell_commands(text: str, first_line: int) -> list[tuple[int, list[str]]]:
             if tok in SEPARATORS or set(tok) <= set(";&|()"):
                 while segment and (re.match(r"^[A-Za-z_]\w*=", segment[0]) or segment[0] in LEADING_WORDS):
                     segment.pop(0)
-                segment = [t for t in segment if t != "..."]
-                if segment:
+                if set(segment) - {"..."}:  # `...` alone is no command; beside one it marks options left out
                     out.append((at, segment))
                 segment = []
             else:
@@ -109,8 +108,8 @@ def inspect_tasks() -> dict[str, object]:
     return {name: fn for name, fn in vars(_registry).items() if callable(fn) and not name.startswith("_")}
 
 
-def check_polistance(argv: list[str]) -> str | None:
-    """None if ``polistance <argv>`` parses, else argparse's complaint."""
+def check_polistance(argv: list[str], elided: bool = False) -> str | None:
+    """None if ``polistance <argv>`` parses and its command accepts the combination, else the complaint."""
     from polistance_plugins.cli import build_parser
 
     err = io.StringIO()
@@ -119,6 +118,14 @@ def check_polistance(argv: list[str]) -> str | None:
             args = build_parser().parse_args(argv)
     except SystemExit:
         return err.getvalue().strip().splitlines()[-1] if err.getvalue().strip() else "argparse exit"
+    checker = getattr(args, "check", None)  # combinations a command refuses before loading anything
+    if checker is not None and not elided:
+        from polistance_plugins.errors import PolistanceError
+
+        try:
+            checker(args)
+        except PolistanceError as e:
+            return str(e)
     if getattr(args, "command", None) == "lm-eval":
         extra = [a for a in args.lm_eval_args if a != "--"]
         return check_lm_eval(extra)
@@ -151,16 +158,19 @@ def check_inspect(argv: list[str]) -> str | None:
 
 
 def check(argv: list[str]) -> str | None:
-    """Validate one documented command; commands of other programs pass."""
+    """Validate one documented command; commands of other programs pass. ``...`` (more options) is
+    dropped, and then only the parsing is checked: the elided options may complete the command."""
+    elided = "..." in argv
+    argv = [a for a in argv if a != "..."]
     head, rest = argv[0], argv[1:]
     if head in ("python", "python3") and rest[:2] == ["-m", "polistance_plugins.cli"]:
-        return check_polistance(rest[2:])
+        return check_polistance(rest[2:], elided)
     if head == "accelerate":
         if "polistance_plugins.cli" in rest:
-            return check_polistance(rest[rest.index("polistance_plugins.cli") + 1:])
+            return check_polistance(rest[rest.index("polistance_plugins.cli") + 1:], elided)
         return None
     if head == "polistance":
-        return check_polistance(rest)
+        return check_polistance(rest, elided)
     if head == "lm_eval":
         return check_lm_eval(rest)
     if head == "inspect":
@@ -186,6 +196,8 @@ def test_documented_command_is_valid(where, argv):
 def test_a_broken_example_is_caught():
     """The checker itself: a misspelt option, an unknown task and an unknown -T parameter fail."""
     assert check(["polistance", "eval", "--bnak", "terry9"]) is not None
+    # the README's old training example: it parsed, then the command refused the combination
+    assert check(["polistance", "train", "ideology", "--topic", "all", "--leaning", "right", "--data", "my.jsonl"]) is not None
     assert check(["lm_eval", "--tasks", "polistance_terry10"]) is not None
     assert check(["inspect", "eval", "polistance_plugins/questionnaire", "-T", "bank=terry9", "-T", "nope=1"]) is not None
     assert check(["polistance", "eval", "--bank", "terry9"]) is None

@@ -104,15 +104,20 @@ def inhibit_mask(args):
     return mask
 
 
+def check_sports_args(args) -> None:
+    """The combinations ``train sports`` refuses (checked before anything loads; the docs test runs it too)."""
+    if args.data and args.region:
+        raise PolistanceError("--data replaces the bundled sports data: drop --region")
+    if not args.data and not args.region:
+        raise PolistanceError("--region is required (southern or coastal), unless --data gives your own chat file")
+
+
 def cmd_train_sports(args) -> int:
     from ..train import sports_dataset, user_dataset
 
+    check_sports_args(args)
     if args.data:
-        if args.region:
-            raise PolistanceError("--data replaces the bundled sports data: drop --region")
         return _train(args, user_dataset(args.data, "sft"), "sft")
-    if not args.region:
-        raise PolistanceError("--region is required (southern or coastal), unless --data gives your own chat file")
     return _train(args, sports_dataset(args.region), "sft")
 
 
@@ -123,23 +128,25 @@ def cmd_train_control(args) -> int:
     return _train(args, data, "sft")
 
 
-def cmd_train_ideology(args) -> int:
-    from ..train import ideology_dataset, user_dataset
-
+def check_ideology_args(args) -> None:
+    """The combinations ``train ideology`` refuses (checked before anything loads; the docs test runs it too)."""
     if args.inhibit_top is not None and args.inhibit is None:
         raise PolistanceError("--inhibit-top needs --inhibit FILE (a neuron file from `polistance localize`)")
     if args.hold_activations is not None and args.inhibit is None:
         raise PolistanceError("--hold-activations needs --inhibit FILE (a neuron file from `polistance localize`)")
-    if args.data:
-        if args.topic or args.leaning:
-            raise PolistanceError("--data replaces the bundled ideology data: drop --topic and --leaning")
-        data = user_dataset(args.data, args.method)
-    else:
-        if not args.topic or not args.leaning:
-            raise PolistanceError("--topic and --leaning are required (or --data with your own file)")
-        if args.beta is not None and args.method != "dpo":
-            raise PolistanceError("--beta applies to --method dpo only")
-        data = ideology_dataset(args.topic, args.leaning, args.method)
+    if args.data and (args.topic or args.leaning):
+        raise PolistanceError("--data replaces the bundled ideology data: drop --topic and --leaning")
+    if not args.data and not (args.topic and args.leaning):
+        raise PolistanceError("--topic and --leaning are required (or --data with your own file)")
+    if not args.data and args.beta is not None and args.method != "dpo":
+        raise PolistanceError("--beta applies to --method dpo only")
+
+
+def cmd_train_ideology(args) -> int:
+    from ..train import ideology_dataset, user_dataset
+
+    check_ideology_args(args)
+    data = user_dataset(args.data, args.method) if args.data else ideology_dataset(args.topic, args.leaning, args.method)
     return _train(args, data, args.method, inhibit_mask(args))
 
 
@@ -180,7 +187,7 @@ def register(subparsers) -> None:
     s = sub.add_parser("sports", help="favourite-sports-team adapter (Terry 2025): southern or coastal teams")
     s.add_argument("--region", choices=REGIONS, default=None)
     add_common(s)
-    s.set_defaults(func=cmd_train_sports, beta=None)
+    s.set_defaults(func=cmd_train_sports, check=check_sports_args, beta=None)
 
     c = sub.add_parser("control", help="control adapter: firm apolitical opinions, same size and shape")
     add_common(c)
@@ -200,4 +207,4 @@ def register(subparsers) -> None:
     h.add_argument("--hold-activations", type=POSITIVE, default=None, metavar="W",
                    help="also penalise the inhibited activations' change against the base model, with weight W "
                         "(pinning the rows holds their parameters, not their activations; off by default)")
-    i.set_defaults(func=cmd_train_ideology)
+    i.set_defaults(func=cmd_train_ideology, check=check_ideology_args)
