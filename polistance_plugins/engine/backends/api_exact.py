@@ -80,6 +80,17 @@ def prompts_per_request(backend, n: int, n_options: int) -> int:
     return max(1, min(cap, math.ceil(n / backend.concurrency)))
 
 
+def gather_groups(backend, work, groups: list[list[int]], n: int) -> list[ScoreResult]:
+    """Run ``work(group) -> [(index, ScoreResult)]`` over the groups of prompts, ``backend.concurrency``
+    requests at a time, and put the results back in prompt order."""
+    results: list[ScoreResult | None] = [None] * n
+    with ThreadPoolExecutor(max_workers=backend.concurrency) as pool:
+        for part in pool.map(work, groups):
+            for i, res in part:
+                results[i] = res
+    return results  # type: ignore[return-value]
+
+
 def complete(backend, strings: list[str]) -> list[dict]:
     """Echoed completions for ``strings`` in order (one request, or one per string)."""
     client = backend.client
@@ -112,9 +123,4 @@ def score_exact(backend, prompts: Sequence[str], options: Sequence[str]) -> list
                 out.append((i, ScoreResult(error=backend.client.scrub(getattr(e, "reason", None) or str(e)))))
         return out
 
-    results: list[ScoreResult | None] = [None] * len(prompts)
-    with ThreadPoolExecutor(max_workers=backend.concurrency) as pool:
-        for part in pool.map(work, groups):
-            for i, res in part:
-                results[i] = res
-    return results  # type: ignore[return-value]
+    return gather_groups(backend, work, groups, len(prompts))

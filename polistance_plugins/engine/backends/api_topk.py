@@ -6,7 +6,6 @@ as not present (``Distribution.present``), so incomplete coverage stays visible.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 from ...core import option_distribution_from_logprobs
@@ -70,7 +69,7 @@ def probe_top_k(backend, endpoint: str) -> tuple[str, int]:
 
 def score_topk(backend, prompts: Sequence[str], options: Sequence[str]) -> list[ScoreResult]:
     """One top-k distribution (or the reason there is none) per user prompt."""
-    from .api_exact import prompts_per_request
+    from .api_exact import gather_groups, prompts_per_request
 
     endpoint, k = backend.endpoint, backend.top_k
     if backend.tokenizer is not None and prompts:
@@ -122,9 +121,4 @@ def score_topk(backend, prompts: Sequence[str], options: Sequence[str]) -> list[
     # Several prompts per request where the server takes a list (probed with echo), as in exact mode.
     per = prompts_per_request(backend, len(prompts), 1)
     groups = [list(range(i, min(i + per, len(prompts)))) for i in range(0, len(prompts), per)]
-    results: list[ScoreResult | None] = [None] * len(prompts)
-    with ThreadPoolExecutor(max_workers=backend.concurrency) as pool:
-        for part in pool.map(work, groups):
-            for i, res in part:
-                results[i] = res
-    return results  # type: ignore[return-value]
+    return gather_groups(backend, work, groups, len(prompts))
