@@ -1,6 +1,6 @@
 """Inspect metric: how far the grader can be trusted, measured on the task's own replies. Its
 agreement with itself across label orders and, when a ``grader2`` model role graded too, with that
-second grader (overall and per option), as Cohen's kappa (``core.agreement``), and the verdict.
+second grader (overall and per option), as Cohen's kappa (``core.kappa``), and the verdict.
 
 Metric names (plain, so the report's log reader sees them as "all topics"): ``label_orders``,
 ``order_kappa``, ``order_agreement``, ``order_mean_tv``, ``order_n_read``; ``grader_kappa``,
@@ -14,7 +14,7 @@ import math
 
 from inspect_ai.scorer import Metric, SampleScore, metric
 
-from polistance_plugins.core.agreement import KAPPA_THRESHOLD, grader_agreement, order_agreement, reliability_verdict
+from polistance_plugins.core.kappa import KAPPA_THRESHOLD, grader_agreement, order_agreement, reliability_verdict
 
 SECOND_ROLE = "grader2"
 

@@ -94,3 +94,16 @@ def test_other_projects_internals_only_in_the_compat_module():
                 if private or (internal and rel(f) != compat):
                     found.append(f"{rel(f)}:{node.lineno}: from {node.module} import {', '.join(a.name for a in node.names)}")
     assert not found, found
+
+
+def test_no_package_exports_a_name_that_one_of_its_modules_has():
+    """``from polistance_plugins.core import agreement`` must not turn into the module ``core/agreement.py``
+    once something imports that module (Python sets it on the package, over the exported function)."""
+    clashes = []
+    for init in sorted(PACKAGE.rglob("__init__.py")):
+        modules = {p.stem for p in init.parent.glob("*.py")} | {p.name for p in init.parent.iterdir() if (p / "__init__.py").is_file()}
+        for node in ast.walk(ast.parse(init.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
+                clashes += [f"{rel(init)}: {a.asname or a.name}" for a in node.names
+                            if (a.asname or a.name) in modules - {node.module.split(".")[0]}]
+    assert not clashes, f"exported names that are also module names: {clashes}"

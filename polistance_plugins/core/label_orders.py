@@ -3,7 +3,7 @@ in several orders, map each order's probabilities back to the options, and avera
 
 A grader that prefers whatever is listed first (or last) puts that preference on a different option
 in each order, so the average cancels much of it, and the disagreement between orders measures it
-(``core.agreement.order_agreement``). An *order* is a tuple of canonical option indices in listed
+(``core.kappa.order_agreement``). An *order* is a tuple of canonical option indices in listed
 position: ``order[pos]`` is the option shown as number ``pos + 1``.
 """
 

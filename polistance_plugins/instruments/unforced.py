@@ -125,7 +125,7 @@ def unforced_summaries(records: Sequence[dict], source: CompassSource, models: S
     the grader's self-agreement across label orders on that model's replies (``order_kappa``,
     ``order_mean_tv``, ``label_orders``; NaN with one order) and ``grader_reliable`` (kappa at least
     ``KAPPA_THRESHOLD``)."""
-    from ..core.agreement import KAPPA_THRESHOLD
+    from ..core.kappa import KAPPA_THRESHOLD
 
     out = []
     for label in models:
@@ -143,8 +143,8 @@ def unforced_summaries(records: Sequence[dict], source: CompassSource, models: S
 
 
 def order_agreement_of(records: Sequence[dict]) -> dict:
-    """The grader's self-agreement across label orders over unforced records (``core.agreement``)."""
-    from ..core.agreement import order_agreement
+    """The grader's self-agreement across label orders over unforced records (``core.kappa``)."""
+    from ..core.kappa import order_agreement
 
     graded = [r for r in records if r.get("suite") == SUITE and r.get("grader_order_labels")]
     labels = [[POSITIONS.index(x) if x in POSITIONS else None for x in r["grader_order_labels"]] for r in graded]

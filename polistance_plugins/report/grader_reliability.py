@@ -1,6 +1,6 @@
 """The elaboration grader's measured reliability, from a run's records or from Inspect logs: its
 agreement with itself across label orders, with a second grader (overall and per category), and the
-verdict (``core.agreement.reliability_verdict``) that decides how the report shows the categories."""
+verdict (``core.kappa.reliability_verdict``) that decides how the report shows the categories."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from ..core.agreement import KAPPA_THRESHOLD, grader_agreement, order_agreement, reliability_verdict
+from ..core.kappa import KAPPA_THRESHOLD, grader_agreement, order_agreement, reliability_verdict
 from ..instruments.elaboration import CATEGORIES
 
 RELIABILITY_COLS = ["grader", "compared_with", "category", "measure", "value", "n_items", "n_items_read", "threshold"]

@@ -9,7 +9,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from ..core.agreement import KAPPA_THRESHOLD
+from ..core.kappa import KAPPA_THRESHOLD
 from ..instruments.compass import LIKERT, load_source
 from ..instruments.unforced import POSITIONS, SUITE, order_agreement_of, unforced_summaries
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from polistance_plugins.core.agreement import (
+from polistance_plugins.core.kappa import (
     KAPPA_THRESHOLD,
     grader_agreement,
     kappa,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from polistance_plugins.core.agreement import order_agreement
+from polistance_plugins.core.kappa import order_agreement
 from polistance_plugins.engine.elaborate import grade_replies
 from polistance_plugins.instruments.elaboration import CATEGORIES
 
