@@ -4,6 +4,7 @@ report's numbers must be the ones those distributions give."""
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,7 @@ from tests.backends.fake_openai import FakeOpenAIServer
 from tests.conftest import make_adapter
 
 ALL = "all topics"
+MINI_COMPASS = str(Path(__file__).resolve().parents[1] / "compass" / "fixtures" / "mini_compass.jsonl")
 
 
 def planted(probs) -> dict[str, float]:
@@ -82,7 +84,7 @@ def served_backend(tiny_model_dir, tmp_path_factory):
 
 def test_served_adapters_compare_exactly_as_local_adapters(served_backend, tiny_model_dir, tmp_path):
     backend, adapters = served_backend
-    suite = ["--suite", "questionnaire,compass", "--bank", "terry9", "--compass-paraphrases", "first",
+    suite = ["--suite", "questionnaire,compass", "--bank", "terry9", "--compass-source", MINI_COMPASS,
              "--compass-labels", "numbers", "--control", "control", "--min-mass", "0"]
     local = tmp_path / "local"
     assert main(["compare", "--model", str(tiny_model_dir), "--adapters", ",".join(f"{n}={p}" for n, p in adapters.items()),

@@ -32,7 +32,7 @@ def lm_eval_run(model_args: str, output: Path, tasks, limit=None, metadata=None)
 
     tracker = EvaluationTracker(output_path=str(output))
     results = lm_eval.simple_evaluate(
-        model="hf", model_args=model_args, tasks=tasks, task_manager=TaskManager(include_path=tasks_path(), metadata=metadata),
+        model="hf", model_args=model_args, tasks=tasks, task_manager=TaskManager(include_path=tasks_path(), include_defaults=False, metadata=metadata),
         apply_chat_template=True, log_samples=True, limit=limit, batch_size=4, device="cpu", evaluation_tracker=tracker,
     )
     samples = results.pop("samples")
@@ -193,6 +193,9 @@ def inspect_base_run(model_dir: Path, logs: Path, bank: str = "topics", **task):
 
     from ..inspect.conftest import run_eval
 
+    # 20 log-probabilities: on the tiny random model the digits are far down the vocabulary, and the
+    # default search for them (up to all 49,152 entries, each logged) is what these tests do not need.
+    task = {"top_logprobs": 20, **task}
     return run_eval(questionnaire(bank=bank, **task), "hf/smollm2", logs, limit=2,
                     model_args={"model_path": str(model_dir), "do_sample": False})
 
