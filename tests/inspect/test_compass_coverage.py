@@ -24,7 +24,7 @@ def exact_distributions(model_dir) -> dict:
 
 
 def test_the_default_gets_every_label_from_the_hf_provider(tmp_path, crowded_labels_model_dir):
-    log = run_eval(compass(source=str(MINI_COMPASS), min_mass=0.01), "hf/tiny-labels", tmp_path, limit=4,
+    log = run_eval(compass(source=str(MINI_COMPASS), min_mass=0.01), "hf/tiny-labels", tmp_path, limit=2,
                    model_args={"model_path": str(crowded_labels_model_dir), **HF})
     exact = exact_distributions(crowded_labels_model_dir)
     for sample in log.samples:
