@@ -161,7 +161,7 @@ def _coverages(scores: list[SampleScore]) -> list[int]:
 @metric
 def coverage() -> Metric:
     """Mean number of the four option labels among the returned log-probabilities, over the forms read
-    from them (NaN when none was)."""
+    from them and scored (off-format forms are unscored; NaN when none was)."""
 
     def compute(scores: list[SampleScore]) -> float:
         seen = _coverages(scores)
