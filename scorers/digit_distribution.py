@@ -12,15 +12,13 @@ log-probabilities at all) and ``off_format`` (digits present but holding less th
 A distribution renormalised over the digits that happen to be returned pulls the answer toward the
 most likely digit (on the embedded model, 2 items gave E = 1.38 from 20 log-probabilities against
 the exact 1.82). So partial coverage is never silent: it is a metric, each such sample says so in
-its transcript, and the first one of a run warns on the console and in the log.
+its transcript, and the first one of a run warns on the console and in the log (``scorers.coverage``).
 """
 
 from __future__ import annotations
 
-import logging
 import math
 
-from inspect_ai.log import transcript
 from inspect_ai.scorer import Score, Scorer, Target, scorer
 from inspect_ai.solver import TaskState
 
@@ -28,13 +26,15 @@ from polistance_plugins.core import digit_distribution_from_logprobs
 from polistance_plugins.core.records import DEFAULT_MIN_MASS
 from polistance_plugins.instruments.questionnaire import Form, score_record
 
+from .coverage import coverage_alarm, is_partial
 from .logprobs import first_token_logprobs
 from .metrics import summary
 
 # Means over samples. Not ``expected``: averaged over normal and reversed forms, raw digits mean nothing.
 MEANS = ["agreement", "stance", "entropy", "mass", "coverage"]
 COUNTS = ["no_digit", "off_format", "partial_coverage"]
-logger = logging.getLogger(__name__)
+
+
 def _num(v) -> float:
     return math.nan if v is None else float(v)
 
@@ -51,18 +51,8 @@ def digit_value(record: dict) -> dict[str, float]:
         "no_digit": 1.0 if record["status"] == "no_options" else 0.0,
         "off_format": 1.0 if record["status"] == "off_format" else 0.0,
         "coverage": float(record["coverage"]),
-        "partial_coverage": 1.0 if 0 < record["coverage"] < len(record["probs"]) else 0.0,
+        "partial_coverage": 1.0 if is_partial(record["coverage"], len(record["probs"])) else 0.0,
     }
-
-
-def coverage_warning(record: dict, returned: int) -> str | None:
-    """What to say about a sample whose digits were not all among the returned log-probabilities."""
-    n = len(record["probs"])
-    if not 0 < record["coverage"] < n:
-        return None
-    return (f"only {record['coverage']} of the {n} digits were among the {returned} returned log-probabilities: the "
-            "distribution is renormalised over those and skews toward the most likely digit (see the coverage and "
-            "partial_coverage metrics; ask for more with -T top_logprobs=N where the provider allows it)")
 
 
 @scorer(metrics=[summary(means=MEANS, counts=COUNTS, by="topic")])
@@ -76,7 +66,7 @@ def digit_distribution(top_k: int | None = None, min_mass: float = DEFAULT_MIN_M
         means of expected, stance and entropy (as in ``polistance eval``).
     """
 
-    warned = []
+    alarm = coverage_alarm("questionnaire", "digit")
 
     async def score(state: TaskState, target: Target) -> Score:
         form = Form.from_fields(state.metadata)
@@ -88,12 +78,7 @@ def digit_distribution(top_k: int | None = None, min_mass: float = DEFAULT_MIN_M
             )
         dist = digit_distribution_from_logprobs(logprobs)
         record = score_record(form, dist, min_mass)
-        problem = coverage_warning(record, len(logprobs))
-        if problem:
-            transcript().info(f"{form.key}: {problem}")
-            if not warned:
-                warned.append(form.key)
-                logger.warning(f"polistance questionnaire, {state.model}, item {form.key} (and maybe others): {problem}")
+        alarm(state, form.key, record["coverage"], len(record["probs"]), len(logprobs))
         answer = str(dist.mode) if dist.valid else None
         explanation = (
             f"E={record['expected']:.3f} stance={record['stance']:+.3f} mass={record['mass']:.3g}"

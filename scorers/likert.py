@@ -2,11 +2,15 @@
 
 With logprobs (number labels), the answer distribution comes from the first answer token's top
 log-probabilities: the labels "1".."4" that appear are kept and renormalised, their raw total is
-the option mass, and forms under ``min_mass`` are unscored as off-format. Otherwise (a text-only
-model, or word labels, whose first token "Strong..." is shared by two options) the first line of
-the reply is parsed strictly: it must be exactly one option (its number, or its words); anything
-else is unscored with the reason. The ``econ`` and ``social`` metrics pool the forms per
-proposition and compute the coordinates with ``polistance_plugins.scoring.compass``.
+the option mass, and forms under ``min_mass`` are unscored as off-format. The score metadata says
+which labels were there (``present``, canonical order) and how many (``coverage``, of 4): a label
+missing from the returned log-probabilities gets probability 0 and the renormalised answer skews
+toward the most likely label, so partial coverage is never silent (the ``coverage`` and
+``partial_coverage`` metrics, a transcript note per such sample, one warning per run). Otherwise (a
+text-only model, or word labels, whose first token "Strong..." is shared by two options) the first
+line of the reply is parsed strictly: it must be exactly one option (its number, or its words);
+anything else is unscored with the reason. The ``econ`` and ``social`` metrics pool the forms per
+proposition and compute the coordinates with ``polistance_plugins.core.compass``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from polistance_plugins.core.compass_stability import FormAnswer, pool, stabilit
 from polistance_plugins.core.records import DEFAULT_MIN_MASS, format_status
 from polistance_plugins.instruments.compass import LikertForm, canonical_distribution
 
+from .coverage import coverage_alarm, is_partial
 from .logprobs import first_token_logprobs
 
 
@@ -148,10 +153,47 @@ def answer_stability() -> Metric:
     return compute
 
 
-@scorer(metrics=[econ(), social(), econ_argmax(), social_argmax(), answered(), unanswered(), answer_stability(), mean()])
+def _coverages(scores: list[SampleScore]) -> list[int]:
+    """The ``coverage`` of every score read from log-probabilities (text answers have none)."""
+    return [s.score.metadata["coverage"] for s in scores if (s.score.metadata or {}).get("coverage") is not None]
+
+
+@metric
+def coverage() -> Metric:
+    """Mean number of the four option labels among the returned log-probabilities, over the forms read
+    from them and scored (off-format forms are unscored; NaN when none was)."""
+
+    def compute(scores: list[SampleScore]) -> float:
+        seen = _coverages(scores)
+        return sum(seen) / len(seen) if seen else math.nan
+
+    return compute
+
+
+@metric
+def partial_coverage() -> Metric:
+    """Forms with some but not all four labels among the returned log-probabilities: their distribution
+    is renormalised over the labels present and skews toward the most likely one."""
+
+    def compute(scores: list[SampleScore]) -> float:
+        return float(sum(is_partial(c, len(LIKERT)) for c in _coverages(scores)))
+
+    return compute
+
+
+def _read(dist: Distribution, returned: int) -> dict:
+    """What a logprob answer's score metadata says about the log-probabilities it was read from."""
+    return {"present": list(dist.present), "coverage": dist.coverage, "tokens_returned": returned}
+
+
+@scorer(metrics=[econ(), social(), econ_argmax(), social_argmax(), answered(), unanswered(), answer_stability(), mean(),
+                 coverage(), partial_coverage()])
 def likert(min_mass: float = DEFAULT_MIN_MASS):
     """Score a Likert reply: value = expected answer 0 (strongly disagree) .. 3 (strongly agree); the
-    canonical distribution, mass and method go to the score's metadata for the compass metrics."""
+    canonical distribution, mass and method go to the score's metadata for the compass metrics, and
+    for a logprob answer which labels were among the returned log-probabilities."""
+
+    alarm = coverage_alarm("compass", "option label")
 
     async def score(state: TaskState, target: Target) -> Score:
         meta = state.metadata
@@ -159,15 +201,18 @@ def likert(min_mass: float = DEFAULT_MIN_MASS):
         base = {k: meta[k] for k in ("weights", "index", "item_id", "paraphrase", "order", "labels")}
         top = first_token_logprobs(state.output) if state.output else None
         completion = state.output.completion if state.output else ""
-        if top is not None and form.labels == "numbers":
-            dist = canonical_distribution(form, option_distribution_from_logprobs(top, form.choices))
+        read = {}
+        if top is not None and form.token_choices:
+            dist = canonical_distribution(form, option_distribution_from_logprobs(top, form.token_choices))
             method = "logprobs"
+            read = _read(dist, len(top))
+            alarm(state, form.key, dist.coverage, len(LIKERT), len(top))
             status = format_status(dist, min_mass)
             if status != "ok":
                 why = ("no option label among the first token's top logprobs" if status == "no_options"
                        else f"option labels held {dist.mass:.3f} of the probability (< {min_mass})")
                 return Score.unscored(reason="off_format", answer=completion, explanation=why,
-                                      metadata={**base, "probs": None, "mass": dist.mass if dist.valid else 0.0, "method": method})
+                                      metadata={**base, "probs": None, "mass": dist.mass if dist.valid else 0.0, "method": method, **read})
         else:
             pos = parse_first_line(form, completion)
             method = "text"
@@ -182,7 +227,7 @@ def likert(min_mass: float = DEFAULT_MIN_MASS):
             value=dist.expected,
             answer=completion,
             explanation=f"P(sd, d, a, sa) = {', '.join(f'{p:.3f}' for p in probs)} ({method})",
-            metadata={**base, "probs": probs, "mass": dist.mass, "method": method},
+            metadata={**base, "probs": probs, "mass": dist.mass, "method": method, **read},
         )
 
     return score

@@ -17,7 +17,7 @@ from polistance_plugins.errors import PolistanceError
 from polistance_plugins.instruments.questionnaire import Form, bank_forms, check_paraphrases, directions_for, parse_topics
 from polistance_plugins.scorers import digit_distribution
 from polistance_plugins.solvers import digit_answer
-from polistance_plugins.solvers.digit_answer import CAPPED_TOP_LOGPROBS
+from polistance_plugins.solvers.option_answer import CAPPED_TOP_LOGPROBS
 
 
 def form_sample(form: Form) -> Sample:

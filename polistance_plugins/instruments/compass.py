@@ -122,6 +122,12 @@ class LikertForm:
         """The answer strings in listed order: the numbers 1-4, or the option words."""
         return NUMBERS if self.labels == "numbers" else tuple(self.option_words)
 
+    @property
+    def token_choices(self) -> tuple[str, ...]:
+        """The choices read from the first answer token's log-probabilities: the numbers (one token each);
+        none with word labels, whose first token ("Strong...") two options share, so they are read as text."""
+        return NUMBERS if self.labels == "numbers" else ()
+
     def metadata(self) -> dict:
         """The form's fields plus its choices: what a harness sample carries to rebuild the form."""
         return {"index": self.index, "item_id": self.item_id, "axis": self.axis, "paraphrase": self.paraphrase,
@@ -172,12 +178,14 @@ def distribution_from_choice_logprobs(form: LikertForm, logprobs: Sequence[float
 
 
 def score_form(form: LikertForm, dist: Distribution, weights: CompassWeights, min_mass: float = DEFAULT_MIN_MASS) -> dict:
-    """Per-form scores: canonical probabilities, raw option mass, status, answer statistics, axis weights."""
+    """Per-form scores: canonical probabilities, which options had a log-probability and how many, raw
+    option mass, status, answer statistics, axis weights."""
     probs = tuple(dist.probs)
     valid = dist.valid
     return {
         "probs": [round(p, 10) for p in probs],
         "present": list(dist.present),
+        "coverage": dist.coverage,
         "mass": float(dist.mass),
         "status": format_status(dist, min_mass),
         "expected": rounded(dist.expected),

@@ -126,18 +126,27 @@ def _compass_source(log, location: str):
         raise PolistanceError(f"{location}: cannot load the compass source {name!r} the run asked: {e}") from None
 
 
+def _present(kept: dict, probs: tuple[float, ...]) -> tuple[bool, ...]:
+    """Which options a likert score saw: as recorded, else (older logs, text answers) probability > 0."""
+    recorded = kept.get("present")
+    return tuple(bool(x) for x in recorded) if recorded is not None else tuple(p > 0 for p in probs)
+
+
 def compass_records(log, location: str = "", min_mass: float = DEFAULT_MIN_MASS, label: str | None = None) -> tuple[dict, list[dict]]:
     """(model info, records) of one compass log read with its samples.
 
     Each sample's form is rebuilt from its metadata (``LikertForm.metadata()``) and its canonical answer
-    distribution from what the likert scorer kept (score metadata ``probs``, ``mass``, ``method``), then
-    scored again with ``compass.score_form`` and ``min_mass``, so the records match those ``polistance
-    compare --suite compass`` writes (``"suite": "compass"``). Which options appeared among the top
-    log-probabilities is not kept by the scorer: an option with probability 0 counts as absent. A sample
-    the scorer left unscored (off-format below the task's own ``min_mass``, or a reply that did not
-    parse) has no distribution: it becomes an ``off_format`` record (``no_options`` when no option label
-    appeared) with the scorer's explanation as ``reason``; a sample with an error is ``failed``. Info also
-    carries ``compass_source`` (the source argument) and ``pct_file``. With several epochs the first is kept.
+    distribution from what the likert scorer kept (score metadata ``probs``, ``mass``, ``method`` and,
+    for a logprob answer, ``present``: which option labels were among the returned log-probabilities),
+    then scored again with ``compass.score_form`` and ``min_mass``, so the records match those
+    ``polistance compare --suite compass`` writes (``"suite": "compass"``), ``present`` and ``coverage``
+    included. A log from before the scorer kept ``present`` (and a text answer) counts an option with
+    probability 0 as absent. A sample the scorer left unscored (off-format below the task's own
+    ``min_mass``, or a reply that did not parse) has no distribution: it becomes an ``off_format``
+    record (``no_options`` when no option label appeared) with the scorer's explanation as ``reason``,
+    and the ``present``/``coverage`` the scorer recorded, if any; a sample with an error is ``failed``.
+    Info also carries ``compass_source`` (the source argument) and ``pct_file``. With several epochs the
+    first is kept.
     """
     spec = log.eval
     info = run_info(spec, location, label)
@@ -169,13 +178,14 @@ def compass_records(log, location: str = "", min_mass: float = DEFAULT_MIN_MASS,
             rec.update({"status": "failed", "error": why or "no likert score in the log"})
         elif kept.get("probs") is None:
             mass = kept.get("mass")
-            rec.update({"probs": None, "present": None, "mass": None if mass is None else float(mass),
+            rec.update({"probs": None, "present": kept.get("present"), "coverage": kept.get("coverage"),
+                        "mass": None if mass is None else float(mass),
                         "status": "no_options" if mass == 0 else "off_format", "reason": score.explanation,
                         "expected": None, "argmax": None, "entropy": None, "econ": None, "soc": None,
                         "method": kept.get("method")})
         else:
             probs = tuple(float(p) for p in kept["probs"])
-            dist = Distribution(probs, float(kept["mass"]), LIKERT, tuple(p > 0 for p in probs))
+            dist = Distribution(probs, float(kept["mass"]), LIKERT, _present(kept, probs))
             rec.update(compass_instrument.score_form(form, dist, source.weights, min_mass))
             rec["method"] = kept.get("method")
         rec.update({"suite": "compass", "source_file": Path(location).name})

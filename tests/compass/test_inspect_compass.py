@@ -1,5 +1,6 @@
 """The Inspect compass task end to end on mockllm: logprob answers, strict text answers, unscored replies."""
 
+import importlib
 import math
 from pathlib import Path
 
@@ -119,6 +120,9 @@ def test_text_only_replies_are_parsed_strictly(tmp_path):
     # econ: mean of the agree weights of the two economic items (4 and -3); social: only item 3 (5).
     assert metrics["econ"] == pytest.approx(0.5)
     assert metrics["social"] == pytest.approx(5.0)
+    # no answer was read from log-probabilities: no coverage to report, nothing partial
+    assert math.isnan(metrics["coverage"]) and metrics["partial_coverage"] == 0
+    assert all("coverage" not in s.scores["likert"].metadata for s in log.samples)
 
 
 def test_pct_source_needs_and_reads_the_file(tmp_path):
@@ -135,3 +139,96 @@ def test_pct_source_needs_and_reads_the_file(tmp_path):
     assert log.samples[0].metadata["item_id"] == "pc-01"
     # "agree" weighs 0 everywhere on the published tables: the point is the offsets.
     assert metrics["econ"] == pytest.approx(0.38) and metrics["social"] == pytest.approx(2.41)
+
+
+# ---- coverage: which option labels were among the returned log-probabilities ---------------------
+def events(log, kind: str, text: str) -> list:
+    """The samples' events of ``kind`` ("logger" warnings or "info" notes) whose text holds ``text``."""
+    from inspect_ai.log import resolve_sample_attachments
+
+    found = []
+    for s in log.samples:
+        for e in resolve_sample_attachments(s).events:
+            if kind == "logger" and e.event == "logger" and e.message.level == "warning" and text in e.message.message:
+                found.append(e)
+            elif kind == "info" and e.event == "info" and text in str(e.data):
+                found.append(e)
+    return found
+
+
+def three_labels(messages, tools, tool_choice, config):
+    """Labels 1, 2, 3 listed at 0.4, 0.2, 0.2 and "I" at 0.2; label 4 is not among the returned tokens."""
+    return output("1", {"1": math.log(0.4), "2": math.log(0.2), "3": math.log(0.2), "I": math.log(0.2)})
+
+
+def test_a_label_missing_from_the_logprobs_is_partial_coverage_and_warns(tmp_path):
+    """Label 4 never comes back: each form is renormalised over three labels (0.4, 0.2, 0.2 of 0.8 ->
+    0.5, 0.25, 0.25), says coverage 3 and which labels were there (canonical order: listed 4 is
+    strongly agree on a normal form, strongly disagree on a reversed one), and the run warns once."""
+    log, metrics = run(compass(source=MINI), three_labels, log_dir=str(tmp_path), limit=4)
+    by_order = {}
+    for s in log.samples:
+        meta = s.scores["likert"].metadata
+        assert meta["coverage"] == 3 and meta["tokens_returned"] == 4 and meta["mass"] == pytest.approx(0.8)
+        by_order.setdefault(s.metadata["order"], []).append(meta)
+    assert len(by_order["normal"]) == len(by_order["reversed"]) == 2
+    for meta in by_order["normal"]:
+        assert meta["present"] == [True, True, True, False] and meta["probs"] == pytest.approx([0.5, 0.25, 0.25, 0.0])
+    for meta in by_order["reversed"]:
+        assert meta["present"] == [False, True, True, True] and meta["probs"] == pytest.approx([0.0, 0.25, 0.25, 0.5])
+    assert metrics["coverage"] == 3 and metrics["partial_coverage"] == 4
+    assert metrics["mean"] == pytest.approx((0.75 + 2.25) / 2)  # E = 0.25 + 2 * 0.25 (normal), 0.25 + 0.5 + 3 * 0.5 (reversed)
+    warned = events(log, "logger", "only 3 of the 4 option labels were among the 4 returned log-probabilities")
+    assert len(warned) == 1 and "polistance compass" in warned[0].message.message
+    assert len(events(log, "info", "only 3 of the 4 option labels")) == 4
+
+
+def test_full_coverage_is_quiet(tmp_path):
+    log, metrics = run(compass(source=MINI), logprob_model, log_dir=str(tmp_path), limit=4)
+    assert metrics["coverage"] == 4 and metrics["partial_coverage"] == 0
+    assert all(s.scores["likert"].metadata["present"] == [True] * 4 for s in log.samples)
+    assert events(log, "logger", "returned log-probabilities") == [] and events(log, "info", "returned log-probabilities") == []
+
+
+def test_capped_providers_are_asked_for_20_and_word_labels_get_room(tmp_path):
+    """mockllm has a cap: every form is asked once, for 20 log-probabilities (or exactly -T top_logprobs),
+    with 8 tokens of room, enough for "Strongly disagree"."""
+    seen = []
+
+    def record(messages, tools, tool_choice, config):
+        seen.append((config.logprobs, config.top_logprobs, config.max_tokens))
+        return three_labels(messages, tools, tool_choice, config)
+
+    run(compass(source=MINI, labels="numbers,words"), record, log_dir=str(tmp_path / "default"), limit=8)
+    assert seen == [(True, 20, 8)] * 8
+    seen.clear()
+    run(compass(source=MINI, labels="numbers,words", top_logprobs=7), record, log_dir=str(tmp_path / "seven"), limit=8)
+    assert seen == [(True, 7, 8)] * 8
+
+
+def test_number_labels_are_asked_until_all_four_are_there(tmp_path, monkeypatch):
+    """On a provider without a cap (mockllm standing in for hf, with a vocabulary of 5000) a number-label
+    form is asked for 20, then 200 log-probabilities, where label 4 first appears; a word-label form,
+    whose answer is read from its text, is asked once."""
+    solver_module = importlib.import_module("polistance_plugins.solvers.option_answer")
+    monkeypatch.setattr(solver_module, "UNCAPPED_PROVIDERS", ("mockllm",))
+    monkeypatch.setattr(solver_module, "_vocabulary_size", lambda: 5000)
+    seen = []
+
+    def deep_four(messages, tools, tool_choice, config):
+        words = "number" not in messages[-1].text
+        seen.append(("words" if words else "numbers", config.top_logprobs))
+        if words:
+            return output("Agree", {"Agree": math.log(0.6), "Strong": math.log(0.4)})
+        top = {"1": math.log(0.3), "2": math.log(0.2), "3": math.log(0.1), "I": math.log(0.3)}
+        if config.top_logprobs >= 200:
+            top["4"] = math.log(0.1)
+        return output("1", top)
+
+    log, metrics = run(compass(source=MINI, labels="numbers,words"), deep_four, log_dir=str(tmp_path), limit=8)
+    assert sorted(seen) == sorted([("numbers", 20), ("numbers", 200)] * 4 + [("words", 20)] * 4)
+    numbers = [s.scores["likert"].metadata for s in log.samples if s.metadata["labels"] == "numbers"]
+    assert len(numbers) == 4 and all(m["coverage"] == 4 and m["tokens_returned"] == 5 for m in numbers)
+    normal = next(m for m in numbers if m["order"] == "normal")
+    assert normal["probs"] == pytest.approx([3 / 7, 2 / 7, 1 / 7, 1 / 7])
+    assert metrics["coverage"] == 4 and metrics["partial_coverage"] == 0

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+MINI_COMPASS = Path(__file__).parents[1] / "compass" / "fixtures" / "mini_compass.jsonl"
+
 
 def mock_output(text: str, top: list[tuple[str, float]] | None = None):
     """A mockllm output (usage set, so no tokenizer download) with optional first-token top logprobs
@@ -50,33 +52,39 @@ def scores(log) -> list:
     return [next(iter(s.scores.values())) for s in log.samples]
 
 
-def build_digit_model(src: Path, out: Path, seed: int = 1) -> Path:
-    """The tiny random model with an untied output layer whose digit rows point along the model's
-    typical final hidden state (over the terry9 prompts), so those prompts put almost all their
-    next-token probability on the ten digits, with a different spread per prompt."""
+def terry9_prompts() -> list[str]:
+    """The user messages of every terry9 form."""
+    from polistance_plugins.banks import load_bank
+    from polistance_plugins.instruments.questionnaire import bank_forms
+
+    return [f.prompt() for f in bank_forms(load_bank("terry9"))]
+
+
+def build_digit_model(src: Path, out: Path, seed: int = 1, prompts: list[str] | None = None, tokens=None) -> Path:
+    """The tiny random model with an untied output layer whose rows for ``tokens`` (default the ten
+    digits) point along the model's typical final hidden state over ``prompts`` (default the terry9
+    prompts), so those prompts put almost all their next-token probability on those tokens, with a
+    different spread per prompt."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from polistance_plugins.banks import load_bank
     from polistance_plugins.prompts.chat import chat_text
-    from polistance_plugins.instruments.questionnaire import bank_forms
     from polistance_plugins.core import DIGITS
 
     tok = AutoTokenizer.from_pretrained(src)
     model = AutoModelForCausalLM.from_pretrained(src, dtype=torch.float32)
-    forms = bank_forms(load_bank("terry9"))
     with torch.no_grad():
         hidden = torch.stack(
             [
-                model.model(**tok(chat_text(tok, f.prompt()), return_tensors="pt", add_special_tokens=False)).last_hidden_state[0, -1]
-                for f in forms
+                model.model(**tok(chat_text(tok, p), return_tensors="pt", add_special_tokens=False)).last_hidden_state[0, -1]
+                for p in (prompts or terry9_prompts())
             ]
         )
         mean = hidden.mean(0)
         top_logit = (hidden @ model.lm_head.weight.T).max(-1).values.mean()
         weight = model.lm_head.weight.detach().clone()
         g = torch.Generator().manual_seed(seed)
-        for digit in DIGITS:
+        for digit in tokens or DIGITS:
             spread = torch.randn(weight.shape[1], generator=g)
             spread -= (spread @ mean) / mean.norm() ** 2 * mean
             spread *= 1.5 / ((hidden - mean) @ spread).std()
@@ -89,11 +97,11 @@ def build_digit_model(src: Path, out: Path, seed: int = 1) -> Path:
     return out
 
 
-def build_crowded_model(digit_dir: Path, out: Path, copies: int = 3, boost: float = 0.5) -> Path:
-    """The digit model with ``copies`` letter tokens per digit that answer like that digit, a little more
-    likely (each letter's output row is its digit's, scaled by 1 + ``boost`` / 10): the 30 letters push
-    all but 2 or 3 digits out of the top 20 log-probabilities (the last digit ranks 40th), while the
-    digits keep about 0.09 of the probability, in format."""
+def build_crowded_model(digit_dir: Path, out: Path, copies: int = 3, boost: float = 0.5, tokens=None) -> Path:
+    """The digit model with ``copies`` letter tokens per digit (or per one of ``tokens``) that answer like
+    that digit, a little more likely (each letter's output row is its digit's, scaled by 1 + ``boost`` /
+    10): on terry9 the 30 letters push all but 2 or 3 digits out of the top 20 log-probabilities (the
+    last digit ranks 40th), while the digits keep about 0.09 of the probability, in format."""
     import string
 
     import torch
@@ -106,7 +114,7 @@ def build_crowded_model(digit_dir: Path, out: Path, copies: int = 3, boost: floa
     letters = iter(string.ascii_uppercase + string.ascii_lowercase)
     with torch.no_grad():
         weight = model.lm_head.weight
-        for digit in DIGITS:
+        for digit in tokens or DIGITS:
             row = weight[tok.convert_tokens_to_ids(digit)].clone()
             for _ in range(copies):
                 weight[tok.convert_tokens_to_ids(next(letters))] = row * (1 + boost / 10)
@@ -118,6 +126,19 @@ def build_crowded_model(digit_dir: Path, out: Path, copies: int = 3, boost: floa
 @pytest.fixture(scope="session")
 def crowded_model_dir(tmp_path_factory, digit_model_dir) -> Path:
     return build_crowded_model(digit_model_dir, tmp_path_factory.mktemp("tiny-crowded"))
+
+
+@pytest.fixture(scope="session")
+def crowded_labels_model_dir(tmp_path_factory, tiny_model_dir) -> Path:
+    """A model answering the mini compass fixture's number-label prompts with "1".."4", each crowded by
+    five letters: every form has one to three labels outside its top 20 log-probabilities (none beyond
+    the 25th), and the labels hold about 0.05 of the probability."""
+    from polistance_plugins.instruments.compass import NUMBERS, build_forms, load_source
+
+    forms = build_forms(load_source(str(MINI_COMPASS)), "all", ("normal", "reversed"), ("numbers",))
+    root = tmp_path_factory.mktemp("tiny-labels")
+    labels = build_digit_model(tiny_model_dir, root / "labels", prompts=[f.prompt() for f in forms], tokens=NUMBERS)
+    return build_crowded_model(labels, root / "crowded", copies=5, tokens=NUMBERS)
 
 
 @pytest.fixture(scope="session")

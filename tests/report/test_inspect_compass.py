@@ -73,6 +73,7 @@ def test_compass_logs_become_compass_records(harness):
     for r in ok:
         assert r["probs"] == pytest.approx(list(Q[r["index"]])), r["key"]
         assert r["mass"] == pytest.approx(MASS)
+        assert r["present"] == [True] * 4 and r["coverage"] == 4
         assert r["key"] == f"mockllm/model|{source.name}|{r['item_id']}/p{r['paraphrase']}/{r['order']}/numbers"
 
 
@@ -123,3 +124,33 @@ def test_pct_logs_without_their_file_are_refused(tmp_path):
 
 def respond_agree(messages, config):
     return mock_output("3", [("3", 0.9), ("2", 0.1)])
+
+
+def respond_partly(messages, config):
+    """Label 4 is absent on the first proposition's forms and present at 1e-12 (0 once rounded) on the others."""
+    top = [("1", 0.5), ("2", 0.3), ("3", 0.1)]
+    return mock_output("1", top if "Claim ec-a " in messages[-1].text else top + [("4", 1e-12)])
+
+
+def test_records_carry_the_coverage_the_scorer_recorded(tmp_path):
+    """A label the scorer saw counts as present even when its probability rounds to 0; one it did not see
+    is absent. A log from before the scorer kept ``present`` falls back on probability > 0."""
+    from inspect_ai.log import read_eval_log
+
+    from polistance_plugins.readers.inspect_records import compass_records
+
+    bank = write_bank(tmp_path / "mini_compass.jsonl")
+    log = run_eval(compass(source=str(bank), labels="numbers"), mock_model(respond_partly), tmp_path / "logs", limit=8)
+    kept = {s.id: s.scores["likert"].metadata for s in log.samples}
+    [(info, records)] = records_from_logs([tmp_path / "logs"])
+    assert len(records) == 8
+    for r in records:
+        scored = kept[r["key"].split("|")[-1]]
+        assert r["coverage"] == scored["coverage"] and r["present"] == scored["present"], r["key"]
+        assert r["coverage"] == (3 if r["item_id"] == "ec-a" else 4) and r["probs"][::-1 if r["order"] == "reversed" else 1][3] == 0
+    old = read_eval_log(log.location)
+    for s in old.samples:
+        for k in ("present", "coverage", "tokens_returned"):
+            s.scores["likert"].metadata.pop(k)
+    _, before = compass_records(old, log.location)
+    assert {r["coverage"] for r in before} == {3}  # every label 4 had probability 0 once rounded
