@@ -127,7 +127,7 @@ def _compass_source(log, location: str):
 
 
 def _present(kept: dict, probs: tuple[float, ...]) -> tuple[bool, ...]:
-    """Which options a likert score saw: as recorded, else (older logs, text answers) probability > 0."""
+    """Which options a likert score saw: as recorded, else (older logs) probability > 0."""
     recorded = kept.get("present")
     return tuple(bool(x) for x in recorded) if recorded is not None else tuple(p > 0 for p in probs)
 
@@ -140,8 +140,8 @@ def compass_records(log, location: str = "", min_mass: float = DEFAULT_MIN_MASS,
     for a logprob answer, ``present``: which option labels were among the returned log-probabilities),
     then scored again with ``compass.score_form`` and ``min_mass``, so the records match those
     ``polistance compare --suite compass`` writes (``"suite": "compass"``), ``present`` and ``coverage``
-    included. A log from before the scorer kept ``present`` (and a text answer) counts an option with
-    probability 0 as absent. A sample the scorer left unscored (off-format below the task's own
+    included. A log from before the scorer kept ``present`` counts an option with probability 0 as
+    absent; a text answer (parsed from the reply) has no ``present`` or ``coverage``. A sample the scorer left unscored (off-format below the task's own
     ``min_mass``, or a reply that did not parse) has no distribution: it becomes an ``off_format``
     record (``no_options`` when no option label appeared) with the scorer's explanation as ``reason``,
     and the ``present``/``coverage`` the scorer recorded, if any; a sample with an error is ``failed``.
@@ -188,6 +188,8 @@ def compass_records(log, location: str = "", min_mass: float = DEFAULT_MIN_MASS,
             dist = Distribution(probs, float(kept["mass"]), LIKERT, _present(kept, probs))
             rec.update(compass_instrument.score_form(form, dist, source.weights, min_mass))
             rec["method"] = kept.get("method")
+            if rec["method"] == "text":  # parsed from the reply: no log-probabilities, so no coverage
+                rec.update({"present": None, "coverage": None})
         rec.update({"suite": "compass", "source_file": Path(location).name})
         records.append(rec)
     return info, records

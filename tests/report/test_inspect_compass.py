@@ -154,3 +154,15 @@ def test_records_carry_the_coverage_the_scorer_recorded(tmp_path):
             s.scores["likert"].metadata.pop(k)
     _, before = compass_records(old, log.location)
     assert {r["coverage"] for r in before} == {3}  # every label 4 had probability 0 once rounded
+
+
+def test_text_answers_have_no_coverage(tmp_path):
+    """Word labels are read from the reply's text, not from log-probabilities: their records say nothing
+    about coverage (a one-hot answer is not "one of four labels returned")."""
+    bank = write_bank(tmp_path / "mini_compass.jsonl")
+    run_eval(compass(source=str(bank), labels="words", orders="normal", paraphrases="first"),
+             mock_model(lambda m, c: mock_output("Agree", [("Agree", 0.9)])), tmp_path / "logs")
+    [(_, records)] = records_from_logs([tmp_path / "logs"])
+    assert len(records) == 4 and {r["method"] for r in records} == {"text"}
+    assert all(r["probs"] == [0.0, 0.0, 1.0, 0.0] for r in records)
+    assert {(r["coverage"], r["present"] is None) for r in records} == {(None, True)}
