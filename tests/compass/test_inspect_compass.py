@@ -19,6 +19,7 @@ from inspect_ai.model import (
 from polistance_plugins.instruments.compass import load_source
 from polistance_plugins.core.compass import argmax_answer, compass_point
 from polistance_plugins.tasks.compass import compass
+from tests.inspect.conftest import events
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MINI = str(FIXTURES / "mini_compass.jsonl")
@@ -142,20 +143,6 @@ def test_pct_source_needs_and_reads_the_file(tmp_path):
 
 
 # ---- coverage: which option labels were among the returned log-probabilities ---------------------
-def events(log, kind: str, text: str) -> list:
-    """The samples' events of ``kind`` ("logger" warnings or "info" notes) whose text holds ``text``."""
-    from inspect_ai.log import resolve_sample_attachments
-
-    found = []
-    for s in log.samples:
-        for e in resolve_sample_attachments(s).events:
-            if kind == "logger" and e.event == "logger" and e.message.level == "warning" and text in e.message.message:
-                found.append(e)
-            elif kind == "info" and e.event == "info" and text in str(e.data):
-                found.append(e)
-    return found
-
-
 def three_labels(messages, tools, tool_choice, config):
     """Labels 1, 2, 3 listed at 0.4, 0.2, 0.2 and "I" at 0.2; label 4 is not among the returned tokens."""
     return output("1", {"1": math.log(0.4), "2": math.log(0.2), "3": math.log(0.2), "I": math.log(0.2)})

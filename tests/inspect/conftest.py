@@ -52,6 +52,20 @@ def scores(log) -> list:
     return [next(iter(s.scores.values())) for s in log.samples]
 
 
+def events(log, kind: str, text: str) -> list:
+    """The samples' events of ``kind`` ("logger" warnings or "info" notes) whose text holds ``text``."""
+    from inspect_ai.log import resolve_sample_attachments
+
+    found = []
+    for s in log.samples:
+        for e in resolve_sample_attachments(s).events:
+            if kind == "logger" and e.event == "logger" and e.message.level == "warning" and text in e.message.message:
+                found.append(e)
+            elif kind == "info" and e.event == "info" and text in str(e.data):
+                found.append(e)
+    return found
+
+
 def terry9_prompts() -> list[str]:
     """The user messages of every terry9 form."""
     from polistance_plugins.banks import load_bank
