@@ -27,7 +27,7 @@ from polistance_plugins.core.compass_stability import FormAnswer, pool, stabilit
 from polistance_plugins.core.records import DEFAULT_MIN_MASS, format_status
 from polistance_plugins.instruments.compass import LikertForm, canonical_distribution
 
-from .coverage import coverage_alarm, is_partial
+from .coverage import coverage_alarm, coverage_fields, coverages_of, mean_coverage, partial_count
 from .logprobs import first_token_logprobs
 
 
@@ -153,19 +153,13 @@ def answer_stability() -> Metric:
     return compute
 
 
-def _coverages(scores: list[SampleScore]) -> list[int]:
-    """The ``coverage`` of every score read from log-probabilities (text answers have none)."""
-    return [s.score.metadata["coverage"] for s in scores if (s.score.metadata or {}).get("coverage") is not None]
-
-
 @metric
 def coverage() -> Metric:
     """Mean number of the four option labels among the returned log-probabilities, over the forms read
     from them and scored (off-format forms are unscored; NaN when none was)."""
 
     def compute(scores: list[SampleScore]) -> float:
-        seen = _coverages(scores)
-        return sum(seen) / len(seen) if seen else math.nan
+        return mean_coverage(coverages_of(scores))
 
     return compute
 
@@ -176,14 +170,9 @@ def partial_coverage() -> Metric:
     is renormalised over the labels present and skews toward the most likely one."""
 
     def compute(scores: list[SampleScore]) -> float:
-        return float(sum(is_partial(c, len(LIKERT)) for c in _coverages(scores)))
+        return partial_count(coverages_of(scores), len(LIKERT))
 
     return compute
-
-
-def _read(dist: Distribution, returned: int) -> dict:
-    """What a logprob answer's score metadata says about the log-probabilities it was read from."""
-    return {"present": list(dist.present), "coverage": dist.coverage, "tokens_returned": returned}
 
 
 @scorer(metrics=[econ(), social(), econ_argmax(), social_argmax(), answered(), unanswered(), answer_stability(), mean(),
@@ -205,7 +194,7 @@ def likert(min_mass: float = DEFAULT_MIN_MASS):
         if top is not None and form.token_choices:
             dist = canonical_distribution(form, option_distribution_from_logprobs(top, form.token_choices))
             method = "logprobs"
-            read = _read(dist, len(top))
+            read = coverage_fields(dist, len(top))
             alarm(state, form.key, dist.coverage, len(LIKERT), len(top))
             status = format_status(dist, min_mass)
             if status != "ok":

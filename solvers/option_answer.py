@@ -6,6 +6,7 @@ The labels are fixed (the questionnaire's ten digits) or each sample's own (its 
 the reply's text). A label missing from the returned log-probabilities gets no probability and the
 distribution renormalised over the others skews toward the most likely label, so on a provider
 without a cap the request grows until all are there; elsewhere the scorer reports the coverage.
+``ask_for_options`` is that search, shared with the unforced compass task's forced answer.
 """
 
 from __future__ import annotations
@@ -54,9 +55,34 @@ def requests(first: int, vocabulary: int) -> list[int]:
     return out + [vocabulary]
 
 
+async def ask_for_options(state: TaskState, generate: Generate, wanted: Sequence[str], top_logprobs: int | None = None,
+                          **config) -> TaskState:
+    """Generate with the first token's top log-probabilities on: ``top_logprobs`` of them when given;
+    None: on a provider without a cap (``UNCAPPED_PROVIDERS``) 20, then ten times more until every
+    label in ``wanted`` is there or the whole vocabulary came back, elsewhere ``CAPPED_TOP_LOGPROBS``.
+    ``config``: the rest of the generate config (``max_tokens``, ``temperature``)."""
+
+    async def ask(state: TaskState, n: int) -> TaskState:
+        return await generate(state, logprobs=True, top_logprobs=n, **config)
+
+    if top_logprobs is not None:
+        return await ask(state, top_logprobs)
+    vocabulary = _vocabulary_size() if wanted and state.model.api in UNCAPPED_PROVIDERS else None
+    if vocabulary is None:
+        return await ask(state, CAPPED_TOP_LOGPROBS)
+    for k, n in enumerate(requests(CAPPED_TOP_LOGPROBS, vocabulary)):
+        if k:
+            state.messages.pop()  # the previous try's answer: ask the same question again
+        state = await ask(state, n)
+        if option_coverage(state, wanted) == len(wanted):
+            break
+    return state
+
+
 @solver
 def option_answer(options: Sequence[str] | None = None, top_logprobs: int | None = None, max_tokens: int = 1) -> Solver:
-    """Generate the answer with log-probabilities on, asking for as many as it takes to see every label.
+    """Generate the answer with log-probabilities on, asking for as many as it takes to see every label
+    (``ask_for_options``).
 
     Args:
       options: the labels to look for among the first token's log-probabilities; None: each sample's
@@ -69,21 +95,7 @@ def option_answer(options: Sequence[str] | None = None, top_logprobs: int | None
     """
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
-        async def ask(n: int) -> TaskState:
-            return await generate(state, max_tokens=max_tokens, logprobs=True, top_logprobs=n)
-
-        if top_logprobs is not None:
-            return await ask(top_logprobs)
         wanted = tuple(options if options is not None else state.metadata.get(OPTIONS_FIELD) or ())
-        vocabulary = _vocabulary_size() if wanted and state.model.api in UNCAPPED_PROVIDERS else None
-        if vocabulary is None:
-            return await ask(CAPPED_TOP_LOGPROBS)
-        for k, n in enumerate(requests(CAPPED_TOP_LOGPROBS, vocabulary)):
-            if k:
-                state.messages.pop()  # the previous try's answer: ask the same question again
-            state = await ask(n)
-            if option_coverage(state, wanted) == len(wanted):
-                break
-        return state
+        return await ask_for_options(state, generate, wanted, top_logprobs, max_tokens=max_tokens)
 
     return solve
